@@ -1,0 +1,1 @@
+"""Trading participants: leveraged traders, large holders, market makers and background flow."""

@@ -1,0 +1,1 @@
+"""Experiments: validated configs, single runs, Monte Carlo studies, reports and the CLI."""

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Set up a local virtual environment and run the project's jobs. Needs only Python >= 3.11.
+
+    python3 tasks.py run    # install into .venv, then run the main scenario into runs/baseline
+    python3 tasks.py test   # install into .venv (with dev and cluster extras), then run the test suite
+
+Extra arguments after the job name go to the underlying command, e.g. ``python3 tasks.py test -m slow``.
+The virtual environment is reused when ``pyproject.toml`` has not changed since it was built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _venv_python(env_dir: Path) -> Path:
+    sub = "Scripts" if os.name == "nt" else "bin"
+    return env_dir / sub / ("python.exe" if os.name == "nt" else "python")
+
+
+def ensure_env(extras: str, env_dir: Path = ROOT / ".venv", python: str | None = None) -> Path:
+    """Create ``env_dir`` and install the project with ``extras`` unless it is already up to date."""
+    stamp_text = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    stamp = env_dir / ".cascadelab-stamp"
+    py = _venv_python(env_dir)
+    if py.exists() and stamp.exists() and stamp.read_text() == stamp_text:
+        return py
+    if python is None:
+        venv.EnvBuilder(with_pip=True, clear=py.exists() is False).create(env_dir)
+    else:
+        subprocess.run([python, "-m", "venv", str(env_dir)], check=True)
+    pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "-U", "pip"], check=True)
+    subprocess.run([*pip, "-e", f".[{extras}]" if extras else "."], check=True, cwd=ROOT)
+    stamp.write_text(stamp_text)
+    return py
+
+
+def main(argv: list[str]) -> int:
+    job = argv[0] if argv else "help"
+    rest = argv[1:]
+    if job == "run":
+        py = ensure_env("")
+        cmd = [str(py), "-m", "experiments.cli", "run", "experiments/configs/baseline.yaml", "--out", "runs/baseline"]
+        return subprocess.call([*cmd, *rest], cwd=ROOT)
+    if job == "test":
+        py = ensure_env("dev,cluster")
+        return subprocess.call([str(py), "-m", "pytest", *rest], cwd=ROOT)
+    print(__doc__)
+    return 0 if job == "help" else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
