@@ -17,20 +17,23 @@ Vocabulary (after ABIDES and the venues' APIs):
 
 Invariants (tested by a Hypothesis state machine in ``tests/model/test_orderbook_state.py``):
 the book is never crossed after a message; orders at one price fill first-in first-out; lots are
-conserved (submitted = filled + resting + cancelled + dropped); level totals equal the sum of their
+conserved (submitted = filled + resting + cancelled + reduced + dropped); level totals equal the sum of their
 resting orders.
 
-Implementation notes. Each resting order is a list ``[lots, oid, owner]`` held in a FIFO ``deque`` per
-price level and indexed by ``oid``. A cancel zeroes the entry in place (lazy deletion, O(1)) and the
-matching loop discards zeroed entries as it meets them. Level totals live in a dict so depth queries
-never walk orders. Prices with a level are kept in a sorted list per side with the best price at the
-end (asks are stored negated), so the best level is ``list[-1]`` and removing it is ``list.pop()``.
+Implementation notes (internals, free to change; the speed is measured by ``benchmarks/orderbook.py``).
+A resting order is an *entry*, the list ``[lots, oid, owner, side, price]``, indexed by ``oid`` and
+queued at its price level. A level is ``[total_lots, fifo]``: its lots total, kept up to date so that
+depth queries never walk orders, and the list of its entries in time priority. A cancel zeroes the
+entry's lots in place (lazy deletion, O(1)); the matching loop drops zeroed entries when it meets them,
+and a compaction sweeps the levels when cancelled entries pile up (so memory stays proportional to the
+resting orders). Matching consumes entries at the front of a level and deletes them with one slice
+deletion per level. The prices holding a level are kept in a sorted list per side with the best price at
+the end (asks stored negated), so the best level is ``list[-1]`` and removing it is ``list.pop()``.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections import deque
 from typing import NamedTuple
 
 BUY = 0
@@ -81,11 +84,20 @@ def _as_int(value: object, what: str) -> int:
     """Return ``value`` as a Python int, or raise if it is not a whole number."""
     try:
         as_int = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise OrderBookError(f"{what} must be an integer, got {value!r}") from None
     if as_int != value:
         raise OrderBookError(f"{what} {value!r} is not on the integer grid")
     return as_int
+
+
+# A level is [total_lots, fifo]; an entry is [lots, oid, owner, side, price] (see the module notes).
+_Entry = list[int]
+_Level = list  # [int, list[_Entry]]; a list rather than a tuple because the total is updated in place
+
+# Compaction of cancelled entries runs when more than this many cancels happened since the last one, and
+# more than twice the resting orders; amortised, it costs O(1) per cancel.
+_COMPACT_MIN_DEAD = 32768
 
 
 class OrderBook:
@@ -99,12 +111,12 @@ class OrderBook:
     """
 
     __slots__ = (
-        "_ask_lots",
         "_ask_prices",
         "_asks",
-        "_bid_lots",
         "_bid_prices",
         "_bids",
+        "_dead",
+        "_dead_limit",
         "_orders",
         "_stp",
         "last_price_ticks",
@@ -118,17 +130,22 @@ class OrderBook:
         self.symbol = symbol
         self.self_trade = self_trade
         self._stp = self_trade != SELF_TRADE_ALLOW
-        self._bids: dict[int, deque[list[int]]] = {}
-        self._asks: dict[int, deque[list[int]]] = {}
-        self._bid_lots: dict[int, int] = {}
-        self._ask_lots: dict[int, int] = {}
+        self._bids: dict[int, _Level] = {}  # price -> [total_lots, fifo of entries]
+        self._asks: dict[int, _Level] = {}
         self._bid_prices: list[int] = []  # ascending; best bid is the last
         self._ask_prices: list[int] = []  # negated ask prices, ascending; best ask is -last
-        # oid -> (entry, side, price); entry is the [lots, oid, owner] list held in the level's deque
-        self._orders: dict[int, tuple[list[int], int, int]] = {}
+        self._orders: dict[int, _Entry] = {}  # oid -> its entry (the same list object as in the fifo)
+        self._dead = 0  # cancels since the last compaction (an upper bound on zeroed entries in fifos)
+        self._dead_limit = _COMPACT_MIN_DEAD
         self.last_price_ticks: int | None = None
 
     # ------------------------------------------------------------------ order entry
+    #
+    # limit(), market() and cancel() are the hot path (a simulation sends millions of them), so they are
+    # written flat: resting an order and updating a level are inlined rather than helper calls (a Python
+    # call costs about as much as the whole resting step), the buy and sell branches are spelled out so
+    # that each touches only its own side's containers, and attributes are loaded once into locals. On
+    # well-formed input the checks cost a few integer comparisons.
 
     def limit(
         self, oid: int, owner: int, side: int, price_ticks: int, lots: int, tif: int = GTC
@@ -152,30 +169,68 @@ class OrderBook:
                 or an ``oid`` already resting.
         """
         if lots.__class__ is not int or price_ticks.__class__ is not int:
-            lots = _as_int(lots, "lots")
+            lots = _as_int(lots, "lots")  # a whole float or a numpy integer becomes a plain int
             price_ticks = _as_int(price_ticks, "price_ticks")
         if lots <= 0:
             raise OrderBookError(f"{self.symbol} order {oid}: lots must be > 0, got {lots}")
         if price_ticks <= 0:
             raise OrderBookError(f"{self.symbol} order {oid}: price_ticks must be > 0, got {price_ticks}")
-        if oid in self._orders:
+        if tif and tif != IOC and tif != POST_ONLY:  # GTC is 0: one truth test on the common path
+            raise OrderBookError(f"{self.symbol} order {oid}: unknown time in force {tif}")
+        orders = self._orders
+        if oid in orders:
             raise OrderBookError(f"{self.symbol} order {oid}: duplicate order id (already resting)")
+
         if side == BUY:
-            crosses = bool(self._ask_prices) and -self._ask_prices[-1] <= price_ticks
-        elif side == SELL:
-            crosses = bool(self._bid_prices) and self._bid_prices[-1] >= price_ticks
-        else:
-            raise OrderBookError(f"{self.symbol} order {oid}: side must be BUY (0) or SELL (1), got {side}")
-        fills: list[Fill] = []
-        if crosses:
-            if tif == POST_ONLY:
-                return fills
-            lots = self._match(oid, owner, side, lots, price_ticks, fills)
-        if lots and tif != IOC:
-            if tif != GTC and tif != POST_ONLY:
-                raise OrderBookError(f"{self.symbol} order {oid}: unknown time in force {tif}")
-            self._rest(oid, owner, side, price_ticks, lots)
-        return fills
+            ask_prices = self._ask_prices
+            if ask_prices and -ask_prices[-1] <= price_ticks:  # crosses the best ask
+                if tif == POST_ONLY:
+                    return []
+                fills: list[Fill] = []
+                lots = self._match(oid, owner, BUY, lots, price_ticks, fills)
+                if not lots or tif == IOC:
+                    return fills
+            elif tif == IOC:
+                return []
+            else:
+                fills = []
+            # rest the rest (inlined): index it, queue it at its level, create the level if new
+            entry = [lots, oid, owner, BUY, price_ticks]
+            orders[oid] = entry
+            level = self._bids.get(price_ticks)
+            if level is None:
+                self._bids[price_ticks] = [lots, [entry]]
+                insort(self._bid_prices, price_ticks)
+            else:
+                level[1].append(entry)
+                level[0] += lots
+            return fills
+
+        if side == SELL:
+            bid_prices = self._bid_prices
+            if bid_prices and bid_prices[-1] >= price_ticks:  # crosses the best bid
+                if tif == POST_ONLY:
+                    return []
+                fills = []
+                lots = self._match(oid, owner, SELL, lots, price_ticks, fills)
+                if not lots or tif == IOC:
+                    return fills
+            elif tif == IOC:
+                return []
+            else:
+                fills = []
+            entry = [lots, oid, owner, SELL, price_ticks]
+            orders[oid] = entry
+            level = self._asks.get(price_ticks)
+            if level is None:
+                self._asks[price_ticks] = [lots, [entry]]
+                insort(self._ask_prices, -price_ticks)
+            else:
+                level[1].append(entry)
+                level[0] += lots
+            return fills
+
+        raise OrderBookError(f"{self.symbol} order {oid}: side must be BUY (0) or SELL (1), got {side}")
 
     def market(self, oid: int, owner: int, side: int, lots: int) -> list[Fill]:
         """Submit a market order: trade against the opposite side until filled or the side is empty.
@@ -206,15 +261,38 @@ class OrderBook:
         Raises:
             OrderBookError: ``oid`` is not resting (unknown, already filled or already cancelled).
         """
-        try:
-            entry, side, price = self._orders.pop(oid)
+        try:  # free when nothing is raised (Python 3.11)
+            entry = self._orders.pop(oid)
         except KeyError:
             raise OrderBookError(
                 f"{self.symbol}: cannot cancel order {oid}: not resting (unknown, filled or cancelled)"
             ) from None
-        lots = entry[0]
-        entry[0] = 0  # lazy deletion: the matching loop discards zeroed entries
-        self._take_from_level(side, price, lots)
+        lots, _, _, side, price = entry
+        entry[0] = 0  # lazy deletion: the entry stays in its fifo, zeroed, until matching meets it
+        # take the lots off the level's total (inlined); drop the level when nothing rests there any more
+        if side == BUY:
+            levels = self._bids
+            level = levels[price]
+            left = level[0] - lots
+            if left:
+                level[0] = left
+            else:
+                del levels[price]
+                prices = self._bid_prices
+                del prices[bisect_left(prices, price)]
+        else:
+            levels = self._asks
+            level = levels[price]
+            left = level[0] - lots
+            if left:
+                level[0] = left
+            else:
+                del levels[price]
+                prices = self._ask_prices
+                del prices[bisect_left(prices, -price)]
+        self._dead += 1
+        if self._dead > self._dead_limit:
+            self._compact()
         return lots
 
     def reduce(self, oid: int, by_lots: int) -> int:
@@ -228,22 +306,22 @@ class OrderBook:
         Raises:
             OrderBookError: ``oid`` is not resting, or ``by_lots`` is not in ``1..resting lots``.
         """
-        try:
-            entry, side, price = self._orders[oid]
-        except KeyError:
-            raise OrderBookError(f"{self.symbol}: cannot reduce order {oid}: not resting") from None
+        entry = self._orders.get(oid)
+        if entry is None:
+            raise OrderBookError(f"{self.symbol}: cannot reduce order {oid}: not resting")
         if by_lots.__class__ is not int:
             by_lots = _as_int(by_lots, "by_lots")
-        if not 0 < by_lots <= entry[0]:
+        resting = entry[0]
+        if not 0 < by_lots <= resting:
             raise OrderBookError(
-                f"{self.symbol}: cannot reduce order {oid} by {by_lots} lots: it has {entry[0]} resting"
+                f"{self.symbol}: cannot reduce order {oid} by {by_lots} lots: it has {resting} resting"
             )
-        if by_lots == entry[0]:
+        if by_lots == resting:
             self.cancel(oid)
             return 0
-        entry[0] -= by_lots
-        self._take_from_level(side, price, by_lots)
-        return entry[0]
+        entry[0] = resting - by_lots  # the entry keeps its place in the fifo: priority is kept
+        (self._bids if entry[3] == BUY else self._asks)[entry[4]][0] -= by_lots
+        return resting - by_lots
 
     # ------------------------------------------------------------------ market data
 
@@ -270,8 +348,10 @@ class OrderBook:
     def depth(self, side: int, n_levels: int = 10) -> list[tuple[int, int]]:
         """L2 depth: up to ``n_levels`` ``(price_ticks, lots)`` pairs of one side, best first."""
         if side == BUY:
-            return [(p, self._bid_lots[p]) for p in self._bid_prices[: -n_levels - 1 : -1]]
-        return [(-p, self._ask_lots[-p]) for p in self._ask_prices[: -n_levels - 1 : -1]]
+            bids = self._bids
+            return [(p, bids[p][0]) for p in self._bid_prices[: -n_levels - 1 : -1]]
+        asks = self._asks
+        return [(-q, asks[-q][0]) for q in self._ask_prices[: -n_levels - 1 : -1]]
 
     def lots_between(self, side: int, far_price_ticks: int) -> int:
         """Resting lots on ``side`` from the best price up to and including ``far_price_ticks``.
@@ -280,17 +360,17 @@ class OrderBook:
         """
         total = 0
         if side == BUY:
-            lots = self._bid_lots
+            bids = self._bids
             for p in reversed(self._bid_prices):
                 if p < far_price_ticks:
                     break
-                total += lots[p]
+                total += bids[p][0]
         else:
-            lots = self._ask_lots
+            asks = self._asks
             for q in reversed(self._ask_prices):
                 if -q > far_price_ticks:
                     break
-                total += lots[-q]
+                total += asks[-q][0]
         return total
 
     def depth_within(self, fraction: float) -> tuple[int, int]:
@@ -308,16 +388,16 @@ class OrderBook:
 
     def resting_lots(self, oid: int) -> int:
         """Lots resting on order ``oid``; 0 when it is not resting (filled, cancelled or unknown)."""
-        found = self._orders.get(oid)
-        return found[0][0] if found is not None else 0
+        entry = self._orders.get(oid)
+        return entry[0] if entry is not None else 0
 
     def order(self, oid: int) -> tuple[int, int, int, int] | None:
         """``(side, price_ticks, lots, owner)`` of a resting order, or None."""
-        found = self._orders.get(oid)
-        if found is None:
+        entry = self._orders.get(oid)
+        if entry is None:
             return None
-        entry, side, price = found
-        return side, price, entry[0], entry[2]
+        lots, _, owner, side, price = entry
+        return side, price, lots, owner
 
     def would_cross(self, side: int, price_ticks: int) -> bool:
         """Whether a limit order on ``side`` at ``price_ticks`` would trade at once."""
@@ -327,8 +407,10 @@ class OrderBook:
 
     def level_orders(self, side: int, price_ticks: int) -> list[tuple[int, int, int]]:
         """Resting ``(oid, lots, owner)`` at one price, in time priority (first is next to fill)."""
-        level = (self._bids if side == BUY else self._asks).get(price_ticks, ())
-        return [(e[1], e[0], e[2]) for e in level if e[0]]
+        level = (self._bids if side == BUY else self._asks).get(price_ticks)
+        if level is None:
+            return []
+        return [(e[1], e[0], e[2]) for e in level[1] if e[0]]
 
     def prices(self, side: int) -> list[int]:
         """Prices with resting orders on ``side``, best first."""
@@ -338,7 +420,8 @@ class OrderBook:
 
     def level_lots(self, side: int, price_ticks: int) -> int:
         """Total resting lots at one price (0 when there is no level)."""
-        return (self._bid_lots if side == BUY else self._ask_lots).get(price_ticks, 0)
+        level = (self._bids if side == BUY else self._asks).get(price_ticks)
+        return 0 if level is None else level[0]
 
     def __len__(self) -> int:
         """Number of resting orders."""
@@ -350,122 +433,81 @@ class OrderBook:
 
     def total_resting_lots(self) -> int:
         """Sum of resting lots over both sides."""
-        return sum(self._bid_lots.values()) + sum(self._ask_lots.values())
+        return sum(lv[0] for lv in self._bids.values()) + sum(lv[0] for lv in self._asks.values())
 
     # ------------------------------------------------------------------ internals
 
-    def _rest(self, oid: int, owner: int, side: int, price: int, lots: int) -> None:
-        entry = [lots, oid, owner]
-        if side == BUY:
-            level = self._bids.get(price)
-            if level is None:
-                self._bids[price] = deque((entry,))
-                self._bid_lots[price] = lots
-                insort(self._bid_prices, price)
-            else:
-                level.append(entry)
-                self._bid_lots[price] += lots
-        else:
-            level = self._asks.get(price)
-            if level is None:
-                self._asks[price] = deque((entry,))
-                self._ask_lots[price] = lots
-                insort(self._ask_prices, -price)
-            else:
-                level.append(entry)
-                self._ask_lots[price] += lots
-        self._orders[oid] = (entry, side, price)
-
-    def _take_from_level(self, side: int, price: int, lots: int) -> None:
-        """Remove ``lots`` from a level's total; drop the level when nothing rests there any more."""
-        if side == BUY:
-            left = self._bid_lots[price] - lots
-            if left:
-                self._bid_lots[price] = left
-            else:
-                del self._bid_lots[price], self._bids[price]
-                prices = self._bid_prices
-                del prices[bisect_left(prices, price)]
-        else:
-            left = self._ask_lots[price] - lots
-            if left:
-                self._ask_lots[price] = left
-            else:
-                del self._ask_lots[price], self._asks[price]
-                prices = self._ask_prices
-                del prices[bisect_left(prices, -price)]
-
-    def _match(
-        self, oid: int, owner: int, side: int, lots: int, limit: int | None, fills: list[Fill]
-    ) -> int:
+    def _match(self, oid: int, owner: int, side: int, lots: int, limit: int | None, fills: list[Fill]) -> int:
         """Trade ``lots`` against the opposite side up to ``limit`` (None: any price).
 
-        Returns the lots left over. Updates ``last_price_ticks``.
+        Appends the fills to ``fills`` (which the callers pass empty) and updates ``last_price_ticks``.
+        Returns the lots left over; 0 as well when self-trade prevention expired the incoming order.
         """
-        is_buy = side == BUY
-        if is_buy:
+        if side == BUY:
             prices, levels, sign = self._ask_prices, self._asks, -1
-            # a buy trades at ask prices <= limit; asks are stored negated, so stored >= -limit
-            stored_floor = -limit if limit is not None else -(1 << 62)
+            # asks are stored negated: a buy limited at L takes the asks whose stored price is >= -L
+            floor = -(1 << 62) if limit is None else -limit
         else:
             prices, levels, sign = self._bid_prices, self._bids, 1
-            stored_floor = limit if limit is not None else 0
+            floor = 0 if limit is None else limit  # prices are > 0: no floor for a market sell
         orders = self._orders
-        stp = self._stp
         append = fills.append
-        while lots and prices:
+        stp = self._stp
+        while prices:
             stored = prices[-1]
-            if stored < stored_floor:
+            if stored < floor:
                 break
             price = sign * stored
             level = levels[price]
-            taken = 0
-            while lots and level:
-                entry = level[0]
+            fifo = level[1]
+            taken = 0  # lots removed from this level; its total is settled once, after the loop
+            done = 0  # entries consumed at the front of the fifo (filled, cancelled or self-traded)
+            for entry in fifo:
                 resting = entry[0]
                 if not resting:
-                    level.popleft()  # a cancelled order, deleted lazily
+                    done += 1  # a cancelled order, deleted lazily
                     continue
                 if stp and entry[2] == owner:
                     if self.self_trade == SELF_TRADE_CANCEL_TAKER:
-                        lots = 0  # the rest of the incoming order expires
+                        lots = 0  # the rest of the incoming order expires; the maker stays
                         break
-                    level.popleft()  # cancel_maker: the resting order goes, matching goes on
+                    done += 1  # cancel_maker: the resting order goes, matching goes on
                     del orders[entry[1]]
-                    entry[0] = 0
                     taken += resting
                     continue
-                if resting <= lots:
-                    lots -= resting
-                    taken += resting
-                    level.popleft()
+                if resting <= lots:  # the maker is filled in full
+                    done += 1
                     del orders[entry[1]]
-                    entry[0] = 0
+                    taken += resting
+                    lots -= resting
                     append(_new_fill(Fill, (price, resting, entry[1], oid, entry[2], owner, side, 0)))
-                else:
+                    if not lots:
+                        break
+                else:  # the taker is filled in full; the maker keeps its place with the rest
                     left = resting - lots
                     entry[0] = left
                     taken += lots
                     append(_new_fill(Fill, (price, lots, entry[1], oid, entry[2], owner, side, left)))
                     lots = 0
-                self.last_price_ticks = price
-            if taken:
-                self._settle_level(is_buy, price, taken)
+                    break
+            left = level[0] - taken
+            if left:
+                level[0] = left
+                del fifo[:done]  # one slice deletion for all the consumed entries
+            else:  # nothing rests at this price any more (entries still in the fifo are cancelled ones)
+                del levels[price]
+                prices.pop()
+            if not lots:
+                break
+        if fills:
+            self.last_price_ticks = fills[-1][0]
         return lots
 
-    def _settle_level(self, is_buy: bool, price: int, taken: int) -> None:
-        """After matching ``taken`` lots at the best opposite level ``price``, update its total."""
-        if is_buy:
-            left = self._ask_lots[price] - taken
-            if left:
-                self._ask_lots[price] = left
-            else:
-                del self._ask_lots[price], self._asks[price]
-                self._ask_prices.pop()
-        else:
-            left = self._bid_lots[price] - taken
-            if left:
-                self._bid_lots[price] = left
-            else:
-                del self._bid_lots[price], self._bids[price]
-                self._bid_prices.pop()
+    def _compact(self) -> None:
+        """Drop the cancelled (zeroed) entries from every fifo; O(entries), run rarely (see cancel)."""
+        for levels in (self._bids, self._asks):
+            for level in levels.values():
+                fifo = level[1]
+                fifo[:] = [e for e in fifo if e[0]]
+        self._dead = 0
+        self._dead_limit = max(_COMPACT_MIN_DEAD, 2 * len(self._orders))

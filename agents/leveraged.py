@@ -1,0 +1,221 @@
+"""Leveraged traders: trend followers, dip buyers at support levels, bounce shorters and noise traders.
+
+Each trader holds one exchange account (cross or isolated) and trades one symbol or several (a
+multi-symbol cross account: the cross-margin contagion channel). Entries are market orders sized from
+equity x leverage; every entry places a reduce-only stop-market order on the exchange (dip buyers put it
+just under the round-number support they bought above), so clustered stops fire together when a support
+breaks. Exits: take profit, holding horizon, or the stop. A trader whose equity is gone may come back
+with new money at a rate that rises with greed (sentiment).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from agents.base import Trader
+from model.orderbook import BUY, SELL
+
+if TYPE_CHECKING:
+    from model.market import CryptoMarket, MarketView
+
+STRATEGIES = ("trend", "dip_buyer", "short_bounce", "noise")
+
+
+class LeveragedTrader(Trader):
+    """A leveraged speculator.
+
+    Args:
+        model: the market.
+        capital_usd: initial collateral.
+        isolated: isolated-margin account.
+        leverage: leverage used on every symbol.
+        rate_per_s: decisions per simulated second.
+        strategy: one of ``STRATEGIES``.
+        symbols: symbol indices the trader trades (several only in a cross account).
+        watch_btc: read the leader's returns for alt decisions (a contagion channel).
+        holding_s: holding horizon, seconds.
+    """
+
+    def __init__(
+        self,
+        model: CryptoMarket,
+        capital_usd: float,
+        isolated: bool,
+        leverage: float,
+        rate_per_s: float,
+        strategy: str,
+        symbols: list[int],
+        watch_btc: bool,
+        holding_s: float,
+    ) -> None:
+        super().__init__(model, capital_usd, isolated=isolated, leverage=leverage, rate_per_s=rate_per_s)
+        self.leverage = leverage
+        self.strategy = strategy
+        self.symbols = symbols
+        self.watch_btc = watch_btc
+        self.holding_s = holding_s
+        self.entry_time: dict[int, float] = {}
+        self.stop_ids: dict[int, int] = {}
+        self.liquidated_times = 0
+        p = model.params.leveraged
+        self._p = p
+        self._spacing_ticks = [
+            p.support_spacing_usd.get(name, 0.0) / model.exchange.tick_size_usd[i]
+            for i, name in enumerate(model.exchange.names)
+        ]
+
+    # ------------------------------------------------------------------ decide
+
+    def decide(self, view: MarketView) -> tuple[str, int, int] | None:
+        """Return ``("close", symbol, 0)``, ``("open", symbol, side)``, ``("reenter", 0, 0)`` or None."""
+        ex = self.exchange
+        a = self.account
+        pos_row = ex.ledger.pos[a]
+        holding = False
+        for s in self.symbols:
+            pos = int(pos_row[s])
+            if not pos:
+                continue
+            holding = True
+            entry = ex.entry_price_ticks(a, s)
+            gain = (view.mark_ticks[s] / entry - 1.0) * (1 if pos > 0 else -1)
+            if gain >= self._p.take_profit or view.time_s - self.entry_time.get(s, 0.0) > self.holding_s:
+                return ("close", s, 0)
+        if holding:
+            return None
+        if self.equity_usd() < 0.1 * self.capital_usd:
+            return self._reentry(view)
+        s = (
+            self.symbols[0]
+            if len(self.symbols) == 1
+            else self.symbols[int(self.model.rng.integers(len(self.symbols)))]
+        )
+        side = self._signal(view, s)
+        if side is None:
+            return None
+        if side == BUY and not self._accept_long(view):
+            return None
+        return ("open", s, side)
+
+    def _signal(self, view: MarketView, s: int) -> int | None:
+        p = self._p
+        rng = self.model.rng
+        src = 0 if (self.watch_btc and s != 0) else s
+        if self.strategy == "trend":
+            r = view.ret(src, p.lookback_seconds)
+            if r > p.trend_threshold:
+                return BUY
+            if r < -p.trend_threshold:
+                return SELL
+            return None
+        if self.strategy == "dip_buyer":
+            spacing = self._spacing_ticks[s]
+            if spacing <= 0:
+                return None
+            price = view.mid_ticks[s]
+            support = math.floor(price / spacing) * spacing
+            if support <= 0 or price / support - 1.0 > 0.015:
+                return None
+            if view.ret(src, p.lookback_seconds) > 0:
+                return None  # buy into a dip toward the support, not a rally
+            return BUY
+        if self.strategy == "short_bounce":
+            if view.ret(src, 3600.0) < -0.01 and view.ret(s, p.lookback_seconds) > 0.0:
+                return SELL
+            return None
+        bias = p.long_bias + 0.3 * view.macro
+        if self.model.params.contagion.sentiment:
+            bias += (view.sentiment - 50.0) / 200.0
+        prob_long = min(max(0.5 + 0.5 * bias, 0.02), 0.98)
+        return BUY if rng.random() < prob_long else SELL
+
+    def _accept_long(self, view: MarketView) -> bool:
+        """Fear and risk-off make long entries rarer (sentiment and macro channels)."""
+        appetite = 1.0 + 0.5 * view.macro
+        if self.model.params.contagion.sentiment:
+            appetite *= 0.6 + 0.8 * view.sentiment / 100.0
+        return bool(self.model.rng.random() < min(max(appetite, 0.0), 1.0))
+
+    def _reentry(self, view: MarketView) -> tuple[str, int, int] | None:
+        per_decision = self._p.reentry_per_day / max(self.rate_per_s * 86400.0, 1e-9)
+        greed = view.sentiment / 50.0 if self.model.params.contagion.sentiment else 1.0
+        if self.model.rng.random() < per_decision * greed:
+            return ("reenter", 0, 0)
+        return None
+
+    # ------------------------------------------------------------------ act
+
+    def act(self, intent: tuple[str, int, int]) -> None:
+        """Send the orders of an intent through the exchange."""
+        kind, s, side = intent
+        ex = self.exchange
+        if kind == "close":
+            self.close(s)
+        elif kind == "reenter":
+            ex.deposit(self.account, self.capital_usd)
+            self.model.reentries += 1
+        else:
+            view = self.model.view
+            price = view.mid_ticks[s]
+            lots = ex.usd_to_lots(s, self._entry_notional_usd(s, self.equity_usd()), price)
+            if lots < 1:
+                return
+            res = ex.submit(self.account, s, side, lots)
+            if res.filled_lots:
+                self.entry_time[s] = view.time_s
+                self._place_stop(s, view)
+
+    def _entry_notional_usd(self, s: int, equity_usd: float) -> float:
+        """Equity share x leverage, capped where the venue's brackets stop allowing that leverage."""
+        notional = self._p.position_fraction * max(equity_usd, 0.0) * self.leverage
+        return min(notional, 0.98 * self.exchange.schedules[s].max_notional_usd(self.leverage))
+
+    def close(self, s: int) -> None:
+        """Close the position in ``s`` at market and cancel its stop."""
+        ex = self.exchange
+        sid = self.stop_ids.pop(s, None)
+        if sid is not None:
+            ex.cancel_stop(self.account, sid)
+        pos = self.position(s)
+        if pos:
+            ex.submit(self.account, s, SELL if pos > 0 else BUY, abs(pos), reduce_only=True)
+
+    def _place_stop(self, s: int, view: MarketView) -> None:
+        ex = self.exchange
+        pos = self.position(s)
+        if not pos:
+            return
+        old = self.stop_ids.pop(s, None)
+        if old is not None:
+            ex.cancel_stop(self.account, old)
+        entry = ex.entry_price_ticks(self.account, s)
+        if pos > 0:
+            trigger = entry * (1.0 - self._p.stop_loss)
+            if self.strategy == "dip_buyer" and self._spacing_ticks[s] > 0:
+                # the support the trader bought above: the round number under both entry and market
+                low = min(entry, view.mid_ticks[s])
+                support = math.floor(low / self._spacing_ticks[s]) * self._spacing_ticks[s]
+                trigger = support * (1.0 - self._p.stop_below_support)
+            self.stop_ids[s] = ex.submit_stop(self.account, s, SELL, pos, max(1, math.floor(trigger)))
+        else:
+            trigger = entry * (1.0 + self._p.stop_loss)
+            self.stop_ids[s] = ex.submit_stop(self.account, s, BUY, -pos, math.ceil(trigger))
+
+    def seed_position(self, s: int, side: int, entry_ticks: int, counterparty: int, time_s: float) -> float:
+        """Start the run holding a position (open interest the market starts with), with its stop.
+
+        Returns the notional seeded, USD.
+        """
+        ex = self.exchange
+        notional = self._entry_notional_usd(s, self.capital_usd)
+        lots = ex.usd_to_lots(s, notional, entry_ticks)
+        if lots < 1:
+            return 0.0
+        if side == BUY:
+            ex.seed_position(self.account, counterparty, s, lots, entry_ticks)
+        else:
+            ex.seed_position(counterparty, self.account, s, lots, entry_ticks)
+        self.entry_time[s] = time_s - float(self.model.rng.random()) * self.holding_s
+        self._place_stop(s, self.model.view)
+        return notional

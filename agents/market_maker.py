@@ -1,0 +1,110 @@
+"""Market makers: layered two-sided quotes with inventory skew (Avellaneda-Stoikov style).
+
+The reservation price moves against inventory (``risk_aversion`` x inventory / limit x half-spread), the
+half-spread widens with realised volatility, the side that would grow inventory beyond the limit is not
+quoted, and a maker whose drawdown from its equity peak exceeds ``loss_limit_usd`` cancels everything
+and stays out for ``withdraw_seconds``. A maker quoting several symbols from one account (the shared
+risk-budget channel) withdraws from all of them at once when a loss in one binds.
+
+Quotes are replaced (one batch call, :meth:`Exchange.replace_quotes`) only when the reservation price
+has moved by a layer spacing or fills have moved the position by two layers' size, so a calm book
+costs little.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from agents.base import Trader
+from model.exchange import MICRO
+
+if TYPE_CHECKING:
+    from model.market import CryptoMarket, MarketView
+
+
+class MarketMaker(Trader):
+    """A layered quoter.
+
+    Args:
+        model: the market.
+        capital_usd: collateral of the maker's account.
+        symbols: symbols it quotes from this account.
+        loss_limit_usd: drawdown from the equity peak at which it withdraws.
+        inventory_limit_usd: gross inventory per symbol at which it stops quoting the growing side.
+    """
+
+    def __init__(
+        self,
+        model: CryptoMarket,
+        capital_usd: float,
+        symbols: list[int],
+        loss_limit_usd: float,
+        inventory_limit_usd: float,
+    ) -> None:
+        super().__init__(model, capital_usd, isolated=False, leverage=10.0)
+        self.symbols = symbols
+        self.loss_limit_usd = loss_limit_usd
+        self.inventory_limit_usd = inventory_limit_usd
+        self._p = model.params.market_makers
+        self.peak_equity = capital_usd
+        self.withdrawn_until = -1.0
+        self.withdrawals = 0
+        self._last_ref: dict[int, float] = {}
+        self._last_pos: dict[int, int] = {}
+        self._n_quotes: dict[int, int] = {}
+
+    def step(self) -> None:
+        """Check limits, then requote every symbol that needs it."""
+        view = self.model.view
+        now = view.time_s
+        if now < self.withdrawn_until:
+            return
+        equity = self.equity_usd()
+        self.peak_equity = max(self.peak_equity, equity)
+        if self.peak_equity - equity > self.loss_limit_usd:
+            self.withdraw(now, self._p.withdraw_seconds)
+            self.peak_equity = equity  # a new budget period after the pause
+            return
+        for s in self.symbols:
+            self._quote(view, s)
+
+    def withdraw(self, now: float, seconds: float) -> None:
+        """Cancel every quote and stay out for ``seconds``."""
+        self.exchange.cancel_all(self.account)
+        self.withdrawn_until = now + seconds
+        self.withdrawals += 1
+        self._last_ref.clear()
+
+    def _quote(self, view: MarketView, s: int) -> None:
+        ex = self.exchange
+        p = self._p
+        mid = view.mid_ticks[s]
+        pos = self.position(s)
+        tv = ex.tick_value_micro[s]
+        inventory_usd = pos * mid * tv / MICRO
+        half_bps = min(p.half_spread_bps + p.vol_widening * view.vol_1s[s], 300.0)
+        skew_bps = -p.risk_aversion * (inventory_usd / self.inventory_limit_usd) * p.skew_scale_bps
+        ref = mid * (1.0 + skew_bps * 1e-4)
+        spacing_ticks = p.layer_spacing_bps * 1e-4 * mid
+        size_usd = p.layer_size_usd * self.model.liquidity_scale[s]
+        lots = max(1, ex.usd_to_lots(s, size_usd, mid))
+        last = self._last_ref.get(s)
+        if (
+            last is not None
+            and abs(ref - last) < spacing_ticks
+            and abs(self._last_pos.get(s, 0) - pos) < 2 * lots  # small fills: keep the quotes
+        ):
+            return
+        self._last_ref[s] = ref
+        self._last_pos[s] = pos
+        bids: list[tuple[int, int]] = []
+        asks: list[tuple[int, int]] = []
+        quote_bids = inventory_usd < self.inventory_limit_usd
+        quote_asks = inventory_usd > -self.inventory_limit_usd
+        for k in range(p.layers):
+            off = (half_bps + k * p.layer_spacing_bps) * 1e-4
+            if quote_bids:
+                bids.append((max(1, int(ref * (1.0 - off))), lots))
+            if quote_asks:
+                asks.append((-int(-ref * (1.0 + off)), lots))
+        ex.replace_quotes(self.account, s, bids, asks)

@@ -1,0 +1,92 @@
+"""Exogenous processes: the macro risk factor, index news, and scripted shocks.
+
+Drivers never move a perp price directly: the macro factor shifts demand (agents read it) and tilts the
+drift of the exogenous index path; the index moves the perp only through agents (fundamental traders
+trade toward it) and the mark price. Scripted shocks act through agents too: a whale sale is carried
+out by the large holder, a maker withdrawal by the makers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from model.params import IndexJump, MacroParams, MacroShock, Shock, SymbolParams
+
+
+class MacroFactor:
+    """A mean-reverting (Ornstein-Uhlenbeck) risk factor with Poisson and scheduled risk-off shocks.
+
+    The factor is 0 on average; negative values are risk-off. Exact OU discretisation, so statistics do
+    not depend on the step size.
+    """
+
+    def __init__(self, params: MacroParams, rng: np.random.Generator) -> None:
+        self.p = params
+        self.rng = rng
+        self.value = 0.0
+        self.shocks_fired = 0
+
+    def step(self, dt_s: float) -> float:
+        """Advance ``dt_s`` seconds; return the new value."""
+        theta = self.p.reversion_per_hour / 3600.0
+        sigma = self.p.vol_per_sqrt_hour / math.sqrt(3600.0)
+        decay = math.exp(-theta * dt_s)
+        sd = sigma * math.sqrt((1 - decay * decay) / (2 * theta))
+        self.value = self.value * decay + sd * float(self.rng.standard_normal())
+        if self.p.shocks_per_day > 0 and self.rng.random() < self.p.shocks_per_day * dt_s / 86400.0:
+            self.shock(self.p.shock_size)
+        return self.value
+
+    def shock(self, size: float) -> None:
+        """A risk-off shock: the factor drops by ``size``."""
+        self.value -= size
+        self.shocks_fired += 1
+
+
+class IndexDriver:
+    """Exogenous log-returns of each symbol's index per step.
+
+    Each index follows a random walk with volatility ``index_vol_per_day`` plus a drift of
+    ``macro.drift_per_unit_per_day`` per unit of the macro factor. With the index-coupling channel on,
+    an alt's index also loads ``btc_beta`` on the leader's last perp log-return (spot follows BTC).
+    """
+
+    def __init__(
+        self, symbols: list[SymbolParams], macro: MacroParams, coupling: bool, rng: np.random.Generator
+    ) -> None:
+        self.vol_per_s = np.array([s.index_vol_per_day / math.sqrt(86400.0) for s in symbols])
+        self.beta = np.array([s.btc_beta if (i > 0 and coupling) else 0.0 for i, s in enumerate(symbols)])
+        self.drift_per_s = macro.drift_per_unit_per_day / 86400.0
+        self.rng = rng
+        self.pending_jumps = np.zeros(len(symbols))
+
+    def returns(self, dt_s: float, macro_value: float, leader_log_return: float) -> np.ndarray:
+        """Log-returns for this step, one per symbol."""
+        z = self.rng.standard_normal(len(self.vol_per_s))
+        r = self.vol_per_s * math.sqrt(dt_s) * z + self.drift_per_s * macro_value * dt_s
+        r += self.beta * leader_log_return
+        if self.pending_jumps.any():
+            r += self.pending_jumps
+            self.pending_jumps[:] = 0.0
+        return r
+
+    def jump(self, symbol: int, pct: float) -> None:
+        """Schedule an index jump of ``pct`` (fraction) for the next step."""
+        self.pending_jumps[symbol] += math.log1p(pct)
+
+
+def due_shocks(shocks: list[Shock], t0_s: float, t1_s: float) -> list[Shock]:
+    """The shocks whose time falls in ``[t0_s, t1_s)``, in config order."""
+    return [sh for sh in shocks if t0_s <= sh.at_hour * 3600.0 < t1_s]
+
+
+def is_macro(shock: Shock) -> bool:
+    """Whether a shock is a macro risk-off shock."""
+    return isinstance(shock, MacroShock)
+
+
+def is_index_jump(shock: Shock) -> bool:
+    """Whether a shock is an index jump."""
+    return isinstance(shock, IndexJump)

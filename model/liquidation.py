@@ -1,0 +1,460 @@
+"""The liquidation engine, the insurance fund and auto-deleveraging (ADL).
+
+Each step the engine (a Mesa agent, one per exchange) checks every account against maintenance margin
+at the mark, vectorised over the ledger, and runs the waterfall for each account that fails:
+
+1. **Trigger** (cross): account equity <= sum of its positions' maintenance margins; (isolated): a
+   position's isolated margin + unrealised PnL <= its maintenance margin.
+2. **Cancel** all the account's resting orders.
+3. **IOC liquidation order** per position, limited at the position's bankruptcy price: the price at which
+   the position's share of the account's equity (shared in proportion to notional in cross mode) is
+   used up exactly, rounded to the tick on the side that leaves the account with equity >= 0. It trades
+   in the book like any taker order, so it moves the price. No taker fee; a clearance fee
+   (``venue.liquidation_fee`` x filled notional, at most the account's remaining equity; for an isolated
+   position at most what the position's margin has left) goes to the fund.
+4. **Partial liquidation** (venue preset, Hyperliquid-like): a position above
+   ``partial_liquidation_notional_usd`` is closed ``partial_liquidation_fraction`` at a time with a
+   cooldown; what a slice cannot fill is retried after the cooldown. When equity falls below 2/3 of
+   maintenance (the backstop), the whole position is liquidated at once, with takeover.
+5. **Insurance-fund takeover** of the lots the book could not absorb, at the bankruptcy price, when the
+   fund's equity after the loss this implies at the mark still covers the maintenance margin of its
+   whole inventory, like any account's (or always, when ADL is off). The fund unwinds its inventory
+   through the book later: IOC slices limited at the mark, so it never pays through fair value.
+6. **ADL** when the fund cannot: opposite positions are closed at the bankruptcy price in rank order
+   (Binance/Delta rule): ``rank = PnL% x effective leverage`` for profitable positions and
+   ``PnL% / effective leverage`` for losing ones, effective leverage = notional / equity of the position's
+   margin (account equity for cross, isolated margin + PnL for isolated); ties by account id.
+7. If the fund's own equity is below zero, its inventory is deleveraged the same way at the fund's
+   bankruptcy price; with ADL off the shortfall is injected and booked as bad debt.
+
+Every liquidation, takeover and ADL is an event row (see ``LIQUIDATION_COLUMNS``/``ADL_COLUMNS``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+from numpy.typing import NDArray
+
+from model.exchange import MICRO, Exchange
+from model.ledger import Ledger, fee_micro, fee_rate_units
+from model.orderbook import BUY, IOC, SELL
+
+LIQUIDATION_COLUMNS = (
+    "time_s",
+    "account",
+    "symbol",
+    "side",
+    "lots",
+    "qty",
+    "price_usd",
+    "bankruptcy_price_usd",
+    "notional_usd",
+    "fee_usd",
+    "fund_delta_usd",
+    "kind",
+)
+ADL_COLUMNS = (
+    "time_s",
+    "account",
+    "counterparty",
+    "symbol",
+    "side",
+    "lots",
+    "qty",
+    "price_usd",
+    "notional_usd",
+    "rank",
+)
+
+
+def adl_rank(
+    pnl_fraction: NDArray[np.float64], effective_leverage: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """ADL ranking score: PnL% x leverage when profitable, PnL% / leverage when losing (higher goes first)."""
+    lev = np.maximum(effective_leverage, 1e-12)
+    return np.where(pnl_fraction > 0, pnl_fraction * lev, pnl_fraction / lev)
+
+
+class LiquidationEngine(mesa.Agent):
+    """The exchange's liquidation engine: trigger check, IOC orders, fund takeover, ADL.
+
+    Attributes:
+        FULL_CHECK_SECONDS: longest time between two full checks of every account.
+        SCREEN_MOVE: mark move (fraction) since the last full check that forces a new one.
+
+    Args:
+        model: the Mesa model (any ``mesa.Model``).
+        exchange: the exchange whose accounts it watches.
+    """
+
+    FULL_CHECK_SECONDS = 60.0
+    SCREEN_MOVE = 0.01
+
+    def __init__(self, model: mesa.Model, exchange: Exchange) -> None:
+        super().__init__(model)
+        self.exchange = exchange
+        v = exchange.venue
+        self._fee_units = fee_rate_units(v.liquidation_fee or 0.0)
+        self.partial_notional_usd = v.partial_liquidation_notional_usd
+        self.partial_fraction = float(v.partial_liquidation_fraction or 1.0)
+        self.cooldown_s = float(v.partial_liquidation_cooldown_seconds or 0.0)
+        self.adl_enabled = v.adl_enabled
+        self.unwind_per_second = v.fund_unwind_fraction_per_second
+        self.cooldown_until: dict[int, float] = {}
+        self.events: list[tuple[object, ...]] = []
+        self.adl_events: list[tuple[object, ...]] = []
+        n = exchange.n_symbols
+        self.liquidated_long_micro = [0] * n  # cumulative liquidated notional (IOC fills + takeovers + ADL)
+        self.liquidated_short_micro = [0] * n
+        self.fund_min_micro = exchange.ledger.balance[Ledger.FUND].item()
+        self.enabled = True
+        # screening state of the trigger check (see liquidatable)
+        self._marks_at_full = exchange.mark_ticks.copy()
+        self._next_full_s = -1.0
+        self._funding_at_full = -1.0
+        self._at_risk = np.zeros(0, dtype=bool)  # accounts not screened safe at the last full check
+        self.full_checks = 0
+
+    # ------------------------------------------------------------------ the step
+
+    def step(self) -> None:
+        """Check all accounts, liquidate those below maintenance, then let the fund unwind."""
+        if not self.enabled:
+            return
+        for account in self.liquidatable().tolist():
+            self.liquidate(account)
+        self._check_fund()
+        self.unwind_fund(self.model_dt())
+        eq = round(self.exchange.insurance_fund_usd * MICRO)
+        self.fund_min_micro = min(self.fund_min_micro, eq)
+
+    def model_dt(self) -> float:
+        """Seconds per step of the model (1.0 when the model does not say)."""
+        return float(getattr(self.model, "dt_seconds", 1.0))
+
+    # ------------------------------------------------------------------ trigger
+
+    def _position_arrays(
+        self, rows: NDArray[np.intp] | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """(unrealised PnL micro, notional micro, maintenance micro), each (accounts, symbols).
+
+        ``rows`` selects accounts (all when None).
+        """
+        ex = self.exchange
+        led = ex.ledger
+        n = led.n
+        pos = led.pos[:n] if rows is None else led.pos[rows]
+        cost = led.cost[:n] if rows is None else led.cost[rows]
+        tv = led.tick_value_micro
+        value = pos * (ex.mark_ticks * tv)  # signed notional at the mark, micro-dollars
+        upnl = value - cost * tv
+        notional = np.abs(value)
+        mm = np.empty_like(notional)
+        for s, schedule in enumerate(ex.schedules):
+            mm[:, s] = schedule.maintenance_interp_usd(notional[:, s] * (1.0 / MICRO))
+        mm *= MICRO
+        return upnl, notional, mm
+
+    def liquidatable(self, full: bool | None = None) -> NDArray[np.intp]:
+        """Ids of accounts (or accounts with an isolated position) at or below maintenance margin.
+
+        A full, vectorised check of every account runs every ``FULL_CHECK_SECONDS``, after funding, and
+        whenever a mark has moved more than ``SCREEN_MOVE`` since the last full check. It also screens:
+        an account whose margin buffer exceeds ``2 x SCREEN_MOVE x`` its gross notional cannot reach
+        maintenance before the next full check (equity falls by at most move x notional, maintenance
+        grows by less). Between full checks only the accounts that were not screened safe, and those
+        that traded since (``ledger.touched``), are checked. ``full=True`` forces a full check.
+        """
+        ex = self.exchange
+        led = ex.ledger
+        now = ex.time_s
+        n = led.n
+        if full is None:
+            moved = np.abs(ex.mark_ticks / self._marks_at_full - 1.0).max() > self.SCREEN_MOVE
+            full = moved or now >= self._next_full_s or ex.next_funding_s != self._funding_at_full
+        if full or len(self._at_risk) < n:
+            grown = np.zeros(n, dtype=bool)
+            grown[: len(self._at_risk)] = self._at_risk[:n]
+            self._at_risk = grown
+        if full:
+            rows = None
+            led.touched.clear()
+        else:
+            if led.touched:
+                self._at_risk[list(led.touched)] = True
+                led.touched.clear()
+            rows = np.flatnonzero(self._at_risk)
+            if len(rows) == 0:
+                return rows
+        flagged, buffer_frac = self._check(rows)
+        if full:
+            self._marks_at_full = ex.mark_ticks.copy()
+            self._next_full_s = now + self.FULL_CHECK_SECONDS
+            self._funding_at_full = ex.next_funding_s
+            self._at_risk = buffer_frac < 2.0 * self.SCREEN_MOVE
+            self.full_checks += 1
+        result = flagged if rows is None else rows[flagged]
+        return result[result != Ledger.FUND]
+
+    def _check(self, rows: NDArray[np.intp] | None) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """Flagged accounts among ``rows`` (indices into rows) and each row's margin buffer / notional."""
+        led = self.exchange.ledger
+        sel = slice(0, led.n) if rows is None else rows
+        upnl, notional, mm = self._position_arrays(rows)
+        iso = led.isolated[sel]
+        equity = led.balance[sel] + upnl.sum(axis=1)
+        gross = notional.sum(axis=1)
+        if iso.any():
+            iso_margin = led.iso_margin[sel]
+            equity += iso_margin.sum(axis=1)
+            pos_buffer = np.where(notional > 0, iso_margin + upnl - mm, np.inf).min(axis=1)
+            buffer = np.where(iso, pos_buffer, equity - mm.sum(axis=1))
+        else:
+            buffer = equity - mm.sum(axis=1)
+        has_pos = gross > 0
+        flag = has_pos & (buffer <= 0)
+        return np.flatnonzero(flag), np.where(has_pos, buffer / np.maximum(gross, 1.0), np.inf)
+
+    # ------------------------------------------------------------------ the waterfall
+
+    def liquidate(self, account: int) -> None:
+        """Run the liquidation waterfall for one account (all its failing positions)."""
+        ex = self.exchange
+        led = ex.ledger
+        now = ex.time_s
+        upnl_rows, notional_rows, mm_rows = self._position_arrays(np.array([account]))
+        upnl, notional, mm = upnl_rows[0], notional_rows[0], mm_rows[0]
+        ex.cancel_all(account)
+        pos_row = led.pos[account]
+        if led.isolated[account]:
+            margins = led.iso_margin[account] + upnl
+            failing = [s for s in range(ex.n_symbols) if pos_row[s] and margins[s] <= mm[s]]
+            shares = {s: float(margins[s]) for s in failing}
+            mm_of = {s: float(mm[s]) for s in failing}
+        else:
+            equity = float(led.balance[account] + led.iso_margin[account].sum() + upnl.sum())
+            failing = [s for s in range(ex.n_symbols) if pos_row[s]]
+            total = float(sum(notional[s] for s in failing))
+            shares = {s: equity * float(notional[s]) / total for s in failing}
+            total_mm = float(mm.sum())
+            mm_of = {s: total_mm * float(notional[s]) / total for s in failing}
+        failing.sort(key=lambda s: -float(notional[s]))
+        in_cooldown = self.cooldown_until.get(account, -math.inf) > now
+        for s in failing:
+            pos = int(led.pos[account, s])
+            if pos == 0:
+                continue
+            notional_usd = float(notional[s]) / MICRO
+            backstop = shares[s] < (2.0 / 3.0) * mm_of[s]
+            partial = (
+                self.partial_notional_usd is not None
+                and notional_usd > self.partial_notional_usd
+                and self.partial_fraction < 1.0
+                and not backstop
+            )
+            if partial and in_cooldown:
+                continue
+            lots = max(1, math.ceil(abs(pos) * self.partial_fraction)) if partial else abs(pos)
+            lots = min(lots, abs(pos))
+            bp = self._bankruptcy_ticks(s, pos, shares[s])
+            self._close(
+                account, s, pos, lots, bp, kind="partial" if partial else "liquidation", takeover=not partial
+            )
+            if partial:
+                self.cooldown_until[account] = now + self.cooldown_s
+
+    def _bankruptcy_ticks(self, s: int, pos: int, equity_micro: float) -> int:
+        """Price (ticks) at which a position of ``pos`` lots loses ``equity_micro``: conservative tick."""
+        ex = self.exchange
+        mark = float(ex.mark_ticks[s])
+        price = mark - equity_micro / (pos * ex.tick_value_micro[s])
+        # a long sells at >= this price (round up); a short buys at <= it (round down)
+        ticks = math.ceil(price - 1e-9) if pos > 0 else math.floor(price + 1e-9)
+        return max(1, ticks)
+
+    def _close(self, account: int, s: int, pos: int, lots: int, bp: int, kind: str, takeover: bool) -> None:
+        """IOC at the bankruptcy price, clearance fee, then takeover or ADL of the rest."""
+        ex = self.exchange
+        led = ex.ledger
+        side = SELL if pos > 0 else BUY
+        wallet_before = int(led.balance[account])
+        res = ex.submit(account, s, side, lots, price_ticks=bp, tif=IOC, _liquidation=True)
+        filled = res.filled_lots
+        tv = ex.tick_value_micro[s]
+        if filled:
+            notional = sum(f.price_ticks * f.lots for f in res.fills) * tv
+            fee = 0
+            if self._fee_units:
+                if led.isolated[account]:
+                    # what closing these lots returned to the wallet: an isolated position never costs
+                    # more than its own margin, so the fee cannot reach the free balance
+                    equity = int(led.balance[account]) - wallet_before
+                else:
+                    equity = round(ex.equity_usd(account) * MICRO)
+                fee = max(0, min(fee_micro(notional, self._fee_units), equity))
+                if fee:
+                    led.transfer(account, Ledger.FUND, fee)
+            avg_ticks = notional / (filled * tv)
+            self._record(account, s, pos, filled, avg_ticks, bp, notional, fee, fee, kind)
+        rest = lots - filled
+        if rest and takeover:
+            self._absorb(account, s, pos, rest, bp)
+
+    def _absorb(self, account: int, s: int, pos: int, lots: int, bp: int) -> None:
+        """Fund takeover at the bankruptcy price if the fund can bear it, else ADL."""
+        ex = self.exchange
+        tv = ex.tick_value_micro[s]
+        direction = 1 if pos > 0 else -1
+        mark = float(ex.mark_ticks[s])
+        loss_at_mark = direction * (bp - mark) * lots * tv
+        fund_equity = ex.insurance_fund_usd * MICRO
+        # like any account, the fund must keep its maintenance margin after the takeover
+        led = ex.ledger
+        fund_lots = led.pos[Ledger.FUND].tolist()
+        fund_lots[s] += direction * lots
+        fund_mm = sum(
+            float(
+                ex.schedules[k].maintenance_usd(
+                    abs(q) * float(ex.mark_ticks[k]) * ex.tick_value_micro[k] / MICRO
+                )
+            )
+            for k, q in enumerate(fund_lots)
+        )
+        if fund_equity - loss_at_mark >= fund_mm * MICRO or not self.adl_enabled:
+            ex.ledger.move_position(account, Ledger.FUND, s, lots, bp)
+            self._record(account, s, pos, lots, bp, bp, bp * lots * tv, 0, -loss_at_mark, "takeover")
+        else:
+            self._adl(account, s, pos, lots, bp)
+
+    def _adl(self, account: int, s: int, pos: int, lots: int, bp: int) -> None:
+        """Close ``lots`` of ``account``'s position against ranked opposite positions at ``bp``."""
+        ex = self.exchange
+        led = ex.ledger
+        n = led.n
+        opp = led.pos[:n, s] * np.sign(pos) < 0
+        opp[account] = False
+        opp[Ledger.FUND] = False
+        cands = np.flatnonzero(opp)
+        if len(cands) == 0:
+            return
+        upnl, notional, _mm = self._position_arrays(cands)
+        cost_abs = np.abs(led.cost[cands, s] * ex.tick_value_micro[s]).astype(np.float64)
+        pnl_frac = upnl[:, s] / np.maximum(cost_abs, 1.0)
+        iso = led.isolated[cands]
+        acct_equity = led.balance[cands] + led.iso_margin[cands].sum(axis=1) + upnl.sum(axis=1)
+        pos_equity = np.where(iso, led.iso_margin[cands, s] + upnl[:, s], acct_equity)
+        eff_lev = notional[:, s] / np.maximum(pos_equity, 1.0)
+        rank = adl_rank(pnl_frac, eff_lev)
+        order = np.lexsort((cands, -rank))  # highest rank first, ties by account id
+        tv = ex.tick_value_micro[s]
+        left = lots
+        for i in order.tolist():
+            c = int(cands[i])
+            take = min(left, abs(int(led.pos[c, s])))
+            led.move_position(account, c, s, take, bp)
+            self.adl_events.append(
+                (
+                    ex.time_s,
+                    c,
+                    account,
+                    ex.names[s],
+                    "short" if pos > 0 else "long",
+                    take,
+                    take * ex.lot_size[s],
+                    bp * ex.tick_size_usd[s],
+                    bp * take * tv / MICRO,
+                    float(rank[i]),
+                )
+            )
+            self._record(account, s, pos, take, bp, bp, bp * take * tv, 0, 0, "adl")
+            left -= take
+            if not left:
+                break
+
+    def _record(
+        self,
+        account: int,
+        s: int,
+        pos: int,
+        lots: int,
+        price_ticks: float,
+        bp: int,
+        notional_micro: float,
+        fee_micro_: int,
+        fund_delta_micro: float,
+        kind: str,
+    ) -> None:
+        ex = self.exchange
+        if pos > 0:
+            self.liquidated_long_micro[s] += round(notional_micro)
+        else:
+            self.liquidated_short_micro[s] += round(notional_micro)
+        self.events.append(
+            (
+                ex.time_s,
+                account,
+                ex.names[s],
+                "long" if pos > 0 else "short",
+                lots,
+                lots * ex.lot_size[s],
+                price_ticks * ex.tick_size_usd[s],
+                bp * ex.tick_size_usd[s],
+                notional_micro / MICRO,
+                fee_micro_ / MICRO,
+                fund_delta_micro / MICRO,
+                kind,
+            )
+        )
+
+    # ------------------------------------------------------------------ the fund
+
+    def _check_fund(self) -> None:
+        """Keep the fund's equity >= 0: ADL its inventory at its bankruptcy price, then inject the rest.
+
+        Whatever negative equity is left (ADL off, or no inventory to deleverage) is paid in by the
+        exchange and booked as bad debt, which keeps the ledger exact.
+        """
+        ex = self.exchange
+        led = ex.ledger
+        equity = ex.insurance_fund_usd * MICRO
+        if equity >= 0:
+            return
+        if self.adl_enabled:
+            held = [(s, int(led.pos[Ledger.FUND, s])) for s in range(ex.n_symbols) if led.pos[Ledger.FUND, s]]
+            if held:
+                _upnl, notional, _mm = self._position_arrays(np.array([Ledger.FUND]))
+                total = float(sum(notional[0, s] for s, _ in held))
+                for s, pos in held:
+                    share = equity * float(notional[0, s]) / total
+                    self._adl(Ledger.FUND, s, pos, abs(pos), self._bankruptcy_ticks(s, pos, share))
+        shortfall = -math.floor(ex.insurance_fund_usd * MICRO)
+        if shortfall > 0:  # no inventory left to deleverage, or ADL is off: the exchange injects
+            led.balance[Ledger.FUND] += shortfall
+            led.bad_debt_micro += shortfall
+
+    def unwind_fund(self, dt_s: float) -> None:
+        """Sell the fund's taken-over inventory back through the book, a slice per step (IOC)."""
+        ex = self.exchange
+        led = ex.ledger
+        for s in range(ex.n_symbols):
+            pos = int(led.pos[Ledger.FUND, s])
+            if not pos:
+                continue
+            lots = min(abs(pos), max(1, math.ceil(abs(pos) * self.unwind_per_second * dt_s)))
+            mark = float(ex.mark_ticks[s])
+            if pos > 0:
+                ex.submit(
+                    Ledger.FUND,
+                    s,
+                    SELL,
+                    lots,
+                    price_ticks=max(1, math.ceil(mark)),
+                    tif=IOC,
+                    _liquidation=True,
+                )
+            else:
+                ex.submit(Ledger.FUND, s, BUY, lots, price_ticks=math.floor(mark), tif=IOC, _liquidation=True)

@@ -1,0 +1,424 @@
+"""The typed parameter schema of the market, with defaults, units and validation.
+
+Every rate is per simulated second, hour or day as its name says; the model scales it by ``dt``.
+Money is in US dollars here (``*_usd``) and turned into integer micro-dollars by the exchange; prices
+are dollars per coin; fractions are plain fractions (0.01 = 1%) and basis points say ``_bps``.
+
+All models forbid unknown keys (``extra="forbid"``) so that a typo in a config fails with the key's path
+before anything runs. Venue numbers left unset (None) are filled from the chosen venue preset (see
+``model.venues``) by :meth:`VenueParams.resolved`, so every preset number can be overridden alone.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from itertools import pairwise
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class StrictModel(BaseModel):
+    """Base for every parameter block: unknown keys fail, assignments are validated too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+# --------------------------------------------------------------------------- symbols and venue
+
+
+class TierParams(StrictModel):
+    """One margin bracket: positions with notional up to ``max_notional_usd`` use these rates."""
+
+    max_notional_usd: PositiveFloat = Field(description="upper bound of the bracket's notional, USD")
+    mmr: Annotated[float, Field(gt=0, lt=1)] = Field(description="maintenance margin rate (fraction)")
+    imr: Annotated[float, Field(gt=0, le=1)] = Field(description="initial margin rate = 1 / max leverage")
+
+    @model_validator(mode="after")
+    def _mmr_below_imr(self) -> TierParams:
+        if self.mmr >= self.imr:
+            raise ValueError(f"mmr ({self.mmr}) must be below imr ({self.imr})")
+        return self
+
+
+def validate_tiers(tiers: list[TierParams]) -> list[TierParams]:
+    """Brackets must have increasing bounds and non-decreasing rates (a continuous schedule)."""
+    for lo, hi in pairwise(tiers):
+        if hi.max_notional_usd <= lo.max_notional_usd:
+            raise ValueError("tier bounds (max_notional_usd) must increase")
+        if hi.mmr < lo.mmr or hi.imr < lo.imr:
+            raise ValueError("tier rates (mmr, imr) must not decrease with notional")
+    return tiers
+
+
+class SymbolParams(StrictModel):
+    """One perpetual contract quoted in USD."""
+
+    name: str = Field(min_length=1, description="symbol, e.g. BTC; the first symbol is the market leader")
+    price_usd: PositiveFloat = Field(description="initial index price, USD per coin")
+    tick_size_usd: PositiveFloat = Field(description="price grid step, USD")
+    lot_size: PositiveFloat = Field(description="quantity grid step, coins per lot")
+    index_vol_per_day: Annotated[float, Field(ge=0)] = Field(
+        0.02, description="volatility of the exogenous index path per sqrt(day) (fraction)"
+    )
+    btc_beta: Annotated[float, Field(ge=0)] = Field(
+        0.0, description="loading of this index's returns on the leader's perp returns (index coupling)"
+    )
+    max_leverage: PositiveFloat | None = Field(
+        None, description="venue cap on leverage for this symbol; None: the venue preset's value"
+    )
+    tiers: list[TierParams] | None = Field(None, description="margin brackets; None: the venue preset's")
+    liquidity_scale: PositiveFloat = Field(
+        1.0, description="multiplies market-maker and background order sizes on this book (thin alts < 1)"
+    )
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, tiers: list[TierParams] | None) -> list[TierParams] | None:
+        return validate_tiers(tiers) if tiers else tiers
+
+    @model_validator(mode="after")
+    def _exact_money(self) -> SymbolParams:
+        micro = Decimal(str(self.tick_size_usd)) * Decimal(str(self.lot_size)) * Decimal(1_000_000)
+        if micro != micro.to_integral_value():
+            raise ValueError(
+                f"tick_size_usd x lot_size x 1e6 must be an integer number of micro-dollars "
+                f"(got {self.tick_size_usd} x {self.lot_size} x 1e6 = {micro}); PnL would not be exact"
+            )
+        if Decimal(str(self.price_usd)) < Decimal(str(self.tick_size_usd)) * 100:
+            raise ValueError("price_usd must be at least 100 ticks")
+        return self
+
+    @property
+    def tick_value_micro(self) -> int:
+        """Micro-dollars that one lot gains or loses per tick: tick_size x lot_size x 1e6 (exact)."""
+        return int(Decimal(str(self.tick_size_usd)) * Decimal(str(self.lot_size)) * 1_000_000)
+
+
+class VenueParams(StrictModel):
+    """The exchange's rules. Unset numbers come from ``preset`` (see ``model.venues.PRESETS``)."""
+
+    preset: Literal["binance_like", "hyperliquid_like"] = Field(
+        "binance_like", description="venue preset that fills every unset number below"
+    )
+    maker_fee: float | None = Field(None, ge=-0.001, le=0.01, description="maker fee, fraction of notional")
+    taker_fee: float | None = Field(None, ge=0, le=0.01, description="taker fee, fraction of notional")
+    liquidation_fee: float | None = Field(
+        None,
+        ge=0,
+        le=0.05,
+        description="clearance fee to the insurance fund, fraction of liquidated notional",
+    )
+    funding_interval_hours: float | None = Field(None, gt=0, le=24, description="funding settlement period")
+    funding_interest_per_interval: float | None = Field(None, description="interest rate I per interval")
+    funding_clamp: float | None = Field(None, ge=0, description="clamp on I - P per interval (fraction)")
+    funding_cap: float | None = Field(None, gt=0, description="cap on |funding rate| per interval")
+    mark_basis_window_seconds: float | None = Field(None, gt=0, description="moving-average window of basis")
+    maintenance_rule: Literal["tiers", "half_initial"] | None = Field(
+        None, description="tiers: bracket MMR minus maintenance amount; half_initial: Hyperliquid's rule"
+    )
+    max_leverage: float | None = Field(None, gt=0, description="default max leverage of a symbol")
+    tiers: list[TierParams] | None = Field(None, description="default margin brackets for every symbol")
+    partial_liquidation_notional_usd: float | None = Field(
+        None, gt=0, description="positions above this notional are liquidated in slices (None: never)"
+    )
+    partial_liquidation_fraction: float | None = Field(None, gt=0, le=1, description="slice of a position")
+    partial_liquidation_cooldown_seconds: float | None = Field(None, ge=0, description="wait between slices")
+    insurance_fund_usd: float | None = Field(None, ge=0, description="initial insurance fund, USD")
+    price_band: float | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="orders may trade at most this fraction away from the mark (price protection)",
+    )
+    adl_enabled: bool = Field(True, description="auto-deleverage when the fund cannot absorb a loss")
+    fund_unwind_fraction_per_second: float = Field(
+        0.02, gt=0, le=1, description="share of the fund's inventory it tries to sell back per second"
+    )
+    index_arbitrage_per_second: float = Field(
+        0.001, ge=0, le=1, description="pull of the index toward the perp mid per second (basis arbitrage)"
+    )
+    self_trade: Literal["allow", "cancel_taker"] = Field(
+        "cancel_taker", description="allow self-trades, or expire the incoming order's rest (prevention)"
+    )
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, tiers: list[TierParams] | None) -> list[TierParams] | None:
+        return validate_tiers(tiers) if tiers else tiers
+
+    def resolved(self) -> VenueParams:
+        """A copy with every unset number taken from the preset (validated)."""
+        from model.venues import PRESETS
+
+        data = self.model_dump()
+        for key, value in PRESETS[self.preset].items():
+            if data.get(key) is None:
+                data[key] = value
+        return VenueParams.model_validate(data)
+
+
+# --------------------------------------------------------------------------- agents
+
+
+class LogNormalParams(StrictModel):
+    """A log-normal distribution given by its median and the sigma of its log."""
+
+    median: PositiveFloat
+    sigma: Annotated[float, Field(ge=0, le=5)] = 1.0
+
+
+class LeveragedTraderParams(StrictModel):
+    """Leveraged speculators (thousands). Heterogeneity is drawn once from these distributions."""
+
+    count: Annotated[int, Field(ge=0, le=1_000_000)] = 3000
+    decisions_per_hour: PositiveFloat = Field(4.0, description="mean Poisson activation rate per trader")
+    capital_usd: LogNormalParams = LogNormalParams(median=5_000, sigma=1.2)
+    leverage_choices: list[PositiveFloat] = Field(
+        [2, 3, 5, 10, 20, 25, 50, 75, 100], description="leverages a trader may pick"
+    )
+    leverage_weights: list[Annotated[float, Field(ge=0)]] = Field(
+        [0.10, 0.10, 0.20, 0.25, 0.15, 0.08, 0.07, 0.03, 0.02], description="probabilities of the choices"
+    )
+    leverage_cap: PositiveFloat = Field(125, description="ablation knob: no trader uses more than this")
+    position_fraction: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.5, description="share of equity used as margin for one entry"
+    )
+    cross_margin_share: Fraction = Field(0.7, description="share of traders with cross-margin accounts")
+    multi_symbol_share: Fraction = Field(
+        0.3, description="share of traders that trade the leader and the alts from one account"
+    )
+    symbol_weights: list[Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="how single-symbol traders spread over symbols; None: 0.5 leader, rest even"
+    )
+    strategy_mix: dict[
+        Literal["trend", "dip_buyer", "short_bounce", "noise"], Annotated[float, Field(ge=0)]
+    ] = Field(
+        {"trend": 0.25, "dip_buyer": 0.25, "short_bounce": 0.1, "noise": 0.4},
+        description="share of each strategy (normalised)",
+    )
+    long_bias: Annotated[float, Field(ge=-1, le=1)] = Field(
+        0.1, description="tilt of noise entries toward longs (+1 all long, -1 all short)"
+    )
+    lookback_seconds: PositiveFloat = Field(900, description="return window a trend trader reads")
+    trend_threshold: PositiveFloat = Field(0.004, description="|log-return| that makes a trend trader act")
+    support_spacing_usd: dict[str, PositiveFloat] = Field(
+        {"BTC": 5000.0, "ETH": 250.0, "SOL": 10.0},
+        description="round-number spacing of support levels per symbol (dip buyers)",
+    )
+    stop_below_support: Annotated[float, Field(ge=0, le=0.2)] = Field(
+        0.004, description="dip buyers' stop distance under the support, fraction"
+    )
+    stop_loss: Annotated[float, Field(gt=0, le=1)] = Field(0.05, description="stop loss for other strategies")
+    take_profit: Annotated[float, Field(gt=0, le=10)] = Field(0.04, description="take profit, fraction")
+    holding_hours: PositiveFloat = Field(12, description="mean holding horizon")
+    reentry_per_day: Annotated[float, Field(ge=0)] = Field(
+        1.0, description="rate at which a liquidated trader returns with new money (x greed/50)"
+    )
+    seeded_share: Fraction = Field(0.8, description="share of traders holding a position at the start")
+
+
+class MarketMakerParams(StrictModel):
+    """Inventory-skewing layered quoters (Avellaneda-Stoikov style)."""
+
+    count: Annotated[int, Field(ge=0, le=1000)] = 12
+    capital_usd: PositiveFloat = 10_000_000
+    quote_interval_seconds: PositiveFloat = Field(2.0, description="requote every this many seconds")
+    layers: Annotated[int, Field(ge=1, le=20)] = 5
+    half_spread_bps: PositiveFloat = 2.0
+    layer_spacing_bps: PositiveFloat = 4.0
+    layer_size_usd: PositiveFloat = Field(40_000, description="size per layer on the leader's book")
+    inventory_limit_usd: PositiveFloat = Field(
+        1_000_000, description="gross inventory at which quoting one side stops"
+    )
+    risk_aversion: Annotated[float, Field(ge=0)] = Field(
+        1.0, description="reservation-price skew at full inventory, in units of skew_scale_bps"
+    )
+    skew_scale_bps: Annotated[float, Field(ge=0)] = Field(20.0, description="skew at full inventory, bps")
+    vol_widening: Annotated[float, Field(ge=0)] = Field(
+        20000.0, description="extra half-spread in bps per unit of realised volatility per sqrt(second)"
+    )
+    loss_limit_usd: PositiveFloat = Field(1_000_000, description="drawdown at which the maker withdraws")
+    withdraw_seconds: PositiveFloat = Field(300, description="time a maker stays out after a limit binds")
+    multi_symbol: bool = Field(True, description="each maker quotes every symbol from one account")
+
+
+class LargeHolderParams(StrictModel):
+    """Whales: large spot-like inventories held as unlevered perp longs with a cost basis."""
+
+    count: Annotated[int, Field(ge=0, le=100)] = 3
+    inventory_usd: PositiveFloat = Field(20_000_000, description="position per holder, at the initial price")
+    cost_basis_premium: float = Field(0.1, gt=-0.9, lt=10, description="cost basis above the initial price")
+    drawdown_limit: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.15, description="unrealised loss (fraction of cost) that forces selling"
+    )
+    sell_mode: Literal["twap", "block"] = "twap"
+    twap_slices: Annotated[int, Field(ge=1)] = 60
+    twap_interval_seconds: PositiveFloat = 30
+    accumulate_at_support: bool = True
+    decisions_per_hour: PositiveFloat = 6.0
+
+
+class BackgroundParams(StrictModel):
+    """Ordinary flow: value traders who trade toward the index, and noise traders."""
+
+    fundamental_count: Annotated[int, Field(ge=0)] = 60
+    fundamental_orders_per_hour: PositiveFloat = 60
+    fundamental_size_usd: PositiveFloat = 50_000
+    fundamental_threshold_bps: PositiveFloat = Field(5, description="mispricing vs index that makes them act")
+    noise_count: Annotated[int, Field(ge=0)] = 100
+    noise_orders_per_hour: PositiveFloat = 60
+    noise_size_usd: PositiveFloat = 5_000
+    noise_market_share: Fraction = Field(0.3, description="share of noise orders sent as market orders")
+    capital_usd: PositiveFloat = 5_000_000
+
+
+# --------------------------------------------------------------------------- drivers, sentiment, channels
+
+
+class MacroParams(StrictModel):
+    """Macro risk factor: mean-reverting (OU), with Poisson risk-off shocks. Shifts demand only."""
+
+    reversion_per_hour: PositiveFloat = 0.1
+    vol_per_sqrt_hour: Annotated[float, Field(ge=0)] = 0.1
+    shocks_per_day: Annotated[float, Field(ge=0)] = 0.0
+    shock_size: Annotated[float, Field(ge=0)] = 1.0
+    drift_per_unit_per_day: float = Field(
+        0.0, description="index drift per day per unit of the factor (negative factor: risk-off)"
+    )
+
+
+class SentimentParams(StrictModel):
+    """Fear-and-greed index (0-100) from the market's own state."""
+
+    halflife_seconds: PositiveFloat = 900
+    weight_return: float = 1.0
+    weight_vol: float = 1.0
+    weight_liquidations: float = 1.0
+    weight_funding: float = 0.5
+
+
+class ContagionParams(StrictModel):
+    """Switches for the contagion channels from the leader (BTC) to the alts."""
+
+    cross_margin: bool = Field(True, description="multi-symbol cross-margin accounts")
+    shared_mm_budget: bool = Field(True, description="makers quote all symbols from one risk budget")
+    btc_watchers: bool = Field(True, description="alt traders read the leader's returns")
+    sentiment: bool = Field(True, description="agents read the fear-and-greed index")
+    index_coupling: bool = Field(True, description="alt index returns load on the leader (btc_beta)")
+
+
+class WhaleSale(StrictModel):
+    """A large holder sells ``fraction`` of its inventory starting at ``at_hour``."""
+
+    kind: Literal["whale_sale"] = "whale_sale"
+    at_hour: Annotated[float, Field(ge=0)]
+    fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+    holder: Annotated[int, Field(ge=0)] = 0
+    mode: Literal["twap", "block"] = "twap"
+    duration_minutes: PositiveFloat = 10
+
+
+class MacroShock(StrictModel):
+    """The macro factor drops by ``size`` (risk-off) at ``at_hour``."""
+
+    kind: Literal["macro_risk_off"] = "macro_risk_off"
+    at_hour: Annotated[float, Field(ge=0)]
+    size: PositiveFloat = 2.0
+
+
+class IndexJump(StrictModel):
+    """The exogenous index of ``symbol`` jumps by ``pct`` (-0.05 = -5%) at ``at_hour``."""
+
+    kind: Literal["index_jump"] = "index_jump"
+    at_hour: Annotated[float, Field(ge=0)]
+    symbol: str
+    pct: Annotated[float, Field(gt=-0.95, lt=10)]
+
+
+class MakerWithdrawal(StrictModel):
+    """A share of the market makers cancel everything and stop quoting for a while."""
+
+    kind: Literal["maker_withdrawal"] = "maker_withdrawal"
+    at_hour: Annotated[float, Field(ge=0)]
+    fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+    duration_minutes: PositiveFloat = 30
+
+
+Shock = Annotated[WhaleSale | MacroShock | IndexJump | MakerWithdrawal, Field(discriminator="kind")]
+
+
+def default_symbols() -> list[SymbolParams]:
+    """BTC, ETH and SOL at realistic prices, ticks and lots (late-2025 levels)."""
+    return [
+        SymbolParams(
+            name="BTC", price_usd=78_000, tick_size_usd=0.1, lot_size=0.001, index_vol_per_day=0.025,
+        ),
+        SymbolParams(
+            name="ETH", price_usd=2_500, tick_size_usd=0.01, lot_size=0.01, index_vol_per_day=0.03,
+            btc_beta=0.8, liquidity_scale=0.5,
+        ),
+        SymbolParams(
+            name="SOL", price_usd=150, tick_size_usd=0.01, lot_size=0.1, index_vol_per_day=0.04,
+            btc_beta=1.0, liquidity_scale=0.25,
+        ),
+    ]  # fmt: skip
+
+
+class MarketParams(StrictModel):
+    """Everything that defines a market; run settings (seed, duration, dt) live in the experiment."""
+
+    symbols: list[SymbolParams] = Field(default_factory=default_symbols)
+    venue: VenueParams = VenueParams()
+    leveraged: LeveragedTraderParams = LeveragedTraderParams()
+    market_makers: MarketMakerParams = MarketMakerParams()
+    large_holders: LargeHolderParams = LargeHolderParams()
+    background: BackgroundParams = BackgroundParams()
+    macro: MacroParams = MacroParams()
+    sentiment: SentimentParams = SentimentParams()
+    contagion: ContagionParams = ContagionParams()
+    shocks: list[Shock] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MarketParams:
+        names = [s.name for s in self.symbols]
+        if not names:
+            raise ValueError("symbols: at least one symbol is needed")
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"symbols: duplicate symbol name(s) {dupes}")
+        lev = self.leveraged
+        if len(lev.leverage_choices) != len(lev.leverage_weights):
+            raise ValueError("leveraged: leverage_choices and leverage_weights must have the same length")
+        if sum(lev.leverage_weights) <= 0:
+            raise ValueError("leveraged.leverage_weights: must not all be zero")
+        if sum(lev.strategy_mix.values()) <= 0:
+            raise ValueError("leveraged.strategy_mix: must not all be zero")
+        if lev.symbol_weights is not None and len(lev.symbol_weights) != len(names):
+            raise ValueError("leveraged.symbol_weights: one weight per symbol")
+        venue = self.venue.resolved()
+        for s in self.symbols:
+            cap = s.max_leverage or venue.max_leverage or 125
+            tiers = s.tiers or venue.tiers
+            if tiers:
+                cap = min(cap, 1 / tiers[0].imr)
+            usable = [c for c in lev.leverage_choices if c <= lev.leverage_cap]
+            if usable and min(usable) > cap + 1e-9:
+                raise ValueError(
+                    f"leveraged.leverage_choices: every usable leverage exceeds "
+                    f"{s.name}'s max leverage {cap:g}"
+                )
+        for i, shock in enumerate(self.shocks):
+            if isinstance(shock, IndexJump) and shock.symbol not in names:
+                raise ValueError(f"shocks.{i}.symbol: unknown symbol {shock.symbol!r} (have {names})")
+            if isinstance(shock, WhaleSale) and shock.holder >= self.large_holders.count:
+                raise ValueError(
+                    f"shocks.{i}.holder: whale_sale needs large holder {shock.holder}, "
+                    f"but large_holders.count is {self.large_holders.count}"
+                )
+            if isinstance(shock, MakerWithdrawal) and self.market_makers.count == 0:
+                raise ValueError(f"shocks.{i}: maker_withdrawal needs market_makers.count > 0")
+        return self

@@ -1,0 +1,69 @@
+"""A 0-100 fear-and-greed index computed from the market's own state.
+
+Raw score = tanh of a weighted sum of z-scores (recent leader return, realised volatility, liquidation
+flow relative to open interest, funding), mapped to 0-100 and smoothed with an exponential half-life, so
+it reacts to a crash within minutes and decays back over hours. 50 is neutral, < 25 extreme fear.
+"""
+
+from __future__ import annotations
+
+import math
+
+from model.params import SentimentParams
+
+WARMUP_SECONDS = 600.0  # the volatility baseline is learnt from the first minutes
+
+
+class FearGreedIndex:
+    """Fear-and-greed index; call :meth:`update` once per step."""
+
+    def __init__(self, params: SentimentParams) -> None:
+        self.p = params
+        self.value = 50.0
+        self.normal_vol: float | None = None  # slow average of volatility: "normal" for this market
+        self.elapsed_s = 0.0
+
+    def update(
+        self,
+        dt_s: float,
+        return_1h: float,
+        vol_1s: float,
+        liq_share_per_hour: float,
+        funding_rate: float,
+        base_vol_1s: float,
+    ) -> float:
+        """Advance the index.
+
+        Args:
+            dt_s: step length, seconds.
+            return_1h: leader's log-return over the last hour.
+            vol_1s: leader's realised volatility per sqrt(second), recent window.
+            liq_share_per_hour: liquidated notional per hour as a fraction of open interest.
+            funding_rate: leader's current funding rate per interval.
+            base_vol_1s: the leader's calm volatility per sqrt(second) (normalisation of returns).
+        """
+        p = self.p
+        self.elapsed_s += dt_s
+        # volatility is judged against this market's own normal (a 6-hour average), after a warm-up
+        if self.elapsed_s < WARMUP_SECONDS or self.normal_vol is None:
+            self.normal_vol = (
+                vol_1s if self.normal_vol is None else self.normal_vol + 0.1 * (vol_1s - self.normal_vol)
+            )
+            z_vol = 0.0
+        else:
+            self.normal_vol += (1.0 - math.exp(-dt_s / (6 * 3600.0))) * (vol_1s - self.normal_vol)
+            z_vol = math.log(max(vol_1s, 1e-12) / max(self.normal_vol, 1e-12))
+        hour_vol = max(base_vol_1s * 60.0, 1e-6)
+        z_ret = return_1h / hour_vol
+        z_liq = liq_share_per_hour / 0.005  # 0.5% of OI per hour is a heavy liquidation hour
+        z_fund = funding_rate / 0.0001
+        raw = (
+            p.weight_return * z_ret
+            - p.weight_vol * z_vol
+            - p.weight_liquidations * z_liq
+            + p.weight_funding * z_fund
+        )
+        target = 50.0 + 50.0 * math.tanh(raw / 6.0)
+        alpha = 1.0 - math.exp(-math.log(2.0) * dt_s / p.halflife_seconds)
+        self.value += alpha * (target - self.value)
+        return self.value
