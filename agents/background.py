@@ -41,7 +41,7 @@ class FundamentalTrader(Trader):
         gap = mid / index - 1.0
         th = self._p.fundamental_threshold_bps * 1e-4
         size_usd = self._p.fundamental_size_usd * self.model.liquidity_scale[s]
-        size_usd *= min(abs(gap) / th, 10.0) if abs(gap) > th else 0.0
+        size_usd *= min(abs(gap) / th, 5.0) if abs(gap) > th else 0.0
         lots = self.exchange.usd_to_lots(s, size_usd, mid)
         if lots < 1:
             return None

@@ -1,5 +1,8 @@
 """Market makers: layered two-sided quotes with inventory skew (Avellaneda-Stoikov style).
 
+Fair value is the book's mid pulled toward the index by ``index_anchor`` (makers also watch other
+venues), so price impact on this venue decays and a one-off dump is resisted until inventory limits bind.
+
 The reservation price moves against inventory (``risk_aversion`` x inventory / limit x half-spread), the
 half-spread widens with realised volatility, the side that would grow inventory beyond the limit is not
 quoted, and a maker whose drawdown from its equity peak exceeds ``loss_limit_usd`` cancels everything
@@ -84,7 +87,9 @@ class MarketMaker(Trader):
         inventory_usd = pos * mid * tv / MICRO
         half_bps = min(p.half_spread_bps + p.vol_widening * view.vol_1s[s], 300.0)
         skew_bps = -p.risk_aversion * (inventory_usd / self.inventory_limit_usd) * p.skew_scale_bps
-        ref = mid * (1.0 + skew_bps * 1e-4)
+        # fair value: the own book's mid anchored toward the index (other venues' prices), then skewed
+        fair = (1.0 - p.index_anchor) * mid + p.index_anchor * view.index_ticks[s]
+        ref = fair * (1.0 + skew_bps * 1e-4)
         spacing_ticks = p.layer_spacing_bps * 1e-4 * mid
         size_usd = p.layer_size_usd * self.model.liquidity_scale[s]
         lots = max(1, ex.usd_to_lots(s, size_usd, mid))

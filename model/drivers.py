@@ -50,7 +50,8 @@ class IndexDriver:
 
     Each index follows a random walk with volatility ``index_vol_per_day`` plus a drift of
     ``macro.drift_per_unit_per_day`` per unit of the macro factor. With the index-coupling channel on,
-    an alt's index also loads ``btc_beta`` on the leader's last perp log-return (spot follows BTC).
+    an alt's index also loads ``btc_beta`` on the leader's index log-return of the step before (alt spot
+    follows BTC spot, which itself follows the BTC perp through basis arbitrage).
     """
 
     def __init__(

@@ -24,7 +24,9 @@ at the mark, vectorised over the ledger, and runs the waterfall for each account
    (Binance/Delta rule): ``rank = PnL% x effective leverage`` for profitable positions and
    ``PnL% / effective leverage`` for losing ones, effective leverage = notional / equity of the position's
    margin (account equity for cross, isolated margin + PnL for isolated); ties by account id.
-7. If the fund's own equity is below zero, its inventory is deleveraged the same way at the fund's
+7. A flat account left with a negative balance (it closed a position past bankruptcy itself, between two
+   checks) is made whole by the fund (``deficits_covered_micro``).
+8. If the fund's own equity is below zero, its inventory is deleveraged the same way at the fund's
    bankruptcy price; with ADL off the shortfall is injected and booked as bad debt.
 
 Every liquidation, takeover and ADL is an event row (see ``LIQUIDATION_COLUMNS``/``ADL_COLUMNS``).
@@ -110,6 +112,7 @@ class LiquidationEngine(mesa.Agent):
         self.liquidated_long_micro = [0] * n  # cumulative liquidated notional (IOC fills + takeovers + ADL)
         self.liquidated_short_micro = [0] * n
         self.fund_min_micro = exchange.ledger.balance[Ledger.FUND].item()
+        self.deficits_covered_micro = 0  # negative balances of flat accounts paid by the fund
         self.enabled = True
         # screening state of the trigger check (see liquidatable)
         self._marks_at_full = exchange.mark_ticks.copy()
@@ -126,6 +129,7 @@ class LiquidationEngine(mesa.Agent):
             return
         for account in self.liquidatable().tolist():
             self.liquidate(account)
+        self._cover_deficits()
         self._check_fund()
         self.unwind_fund(self.model_dt())
         eq = round(self.exchange.insurance_fund_usd * MICRO)
@@ -411,6 +415,21 @@ class LiquidationEngine(mesa.Agent):
         )
 
     # ------------------------------------------------------------------ the fund
+
+    def _cover_deficits(self) -> None:
+        """Make whole, from the fund, every flat account left with a negative balance.
+
+        An account can close a position past its bankruptcy price itself (a gap between two checks) and
+        end flat with a negative wallet, which no liquidation would ever reach; the insurance fund pays
+        the deficit, as venues do, and :meth:`_check_fund` then deals with the fund's own shortfall.
+        """
+        led = self.exchange.ledger
+        n = led.n
+        for a in np.flatnonzero(led.balance[:n] < 0).tolist():
+            if a != Ledger.FUND and not led.pos[a].any():
+                deficit = -int(led.balance[a])
+                led.transfer(Ledger.FUND, a, deficit)
+                self.deficits_covered_micro += deficit
 
     def _check_fund(self) -> None:
         """Keep the fund's equity >= 0: ADL its inventory at its bankruptcy price, then inject the rest.

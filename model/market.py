@@ -153,6 +153,7 @@ class CryptoMarket(mesa.Model):
         self._vol_prev = [0] * self.n_symbols
         self._liq_window: list[float] = []
         self._oi_cache: list[float] = []
+        self._leader_index_return = 0.0
         self._sample: dict[str, list[float]] = {}
         self._next_sample_s = 0.0
         self.datacollector = mesa.DataCollector(
@@ -285,8 +286,10 @@ class CryptoMarket(mesa.Model):
         for shock in due_shocks(self.params.shocks, t0, t0 + dt):
             self._apply_shock(shock)
         macro = self.macro.step(dt)
-        returns = self.index_driver.returns(dt, macro, float(self.view.last_log_return[0]))
+        returns = self.index_driver.returns(dt, macro, self._leader_index_return)
+        before = ex.index_ticks[0]
         ex.move_index(dt, returns)
+        self._leader_index_return = math.log(ex.index_ticks[0] / before)
         sentiment = self.fear_greed.value if self.params.contagion.sentiment else 50.0
         self.view.refresh(t0, sentiment, macro)
         # 2. agents: sparse Poisson activation, shuffled

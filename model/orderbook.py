@@ -27,8 +27,10 @@ depth queries never walk orders, and the list of its entries in time priority. A
 entry's lots in place (lazy deletion, O(1)); the matching loop drops zeroed entries when it meets them,
 and a compaction sweeps the levels when cancelled entries pile up (so memory stays proportional to the
 resting orders). Matching consumes entries at the front of a level and deletes them with one slice
-deletion per level. The prices holding a level are kept in a sorted list per side with the best price at
-the end (asks stored negated), so the best level is ``list[-1]`` and removing it is ``list.pop()``.
+deletion per level. The prices holding a level are kept per side in an ascending list of *keys* with
+the best first: an ask's key is its price, a bid's key its negated price. So the best level is
+``keys[0]`` (CPython 3.11 specialises indexing by a non-negative constant, not by -1), and the buy and
+sell code differ only in that sign.
 """
 
 from __future__ import annotations
@@ -111,9 +113,9 @@ class OrderBook:
     """
 
     __slots__ = (
-        "_ask_prices",
+        "_ask_keys",
         "_asks",
-        "_bid_prices",
+        "_bid_keys",
         "_bids",
         "_dead",
         "_dead_limit",
@@ -132,8 +134,8 @@ class OrderBook:
         self._stp = self_trade != SELF_TRADE_ALLOW
         self._bids: dict[int, _Level] = {}  # price -> [total_lots, fifo of entries]
         self._asks: dict[int, _Level] = {}
-        self._bid_prices: list[int] = []  # ascending; best bid is the last
-        self._ask_prices: list[int] = []  # negated ask prices, ascending; best ask is -last
+        self._bid_keys: list[int] = []  # negated bid prices, ascending: the best bid is -keys[0]
+        self._ask_keys: list[int] = []  # ask prices, ascending: the best ask is keys[0]
         self._orders: dict[int, _Entry] = {}  # oid -> its entry (the same list object as in the fifo)
         self._dead = 0  # cancels since the last compaction (an upper bound on zeroed entries in fifos)
         self._dead_limit = _COMPACT_MIN_DEAD
@@ -182,8 +184,8 @@ class OrderBook:
             raise OrderBookError(f"{self.symbol} order {oid}: duplicate order id (already resting)")
 
         if side == BUY:
-            ask_prices = self._ask_prices
-            if ask_prices and -ask_prices[-1] <= price_ticks:  # crosses the best ask
+            ask_keys = self._ask_keys
+            if ask_keys and ask_keys[0] <= price_ticks:  # crosses the best ask
                 if tif == POST_ONLY:
                     return []
                 fills: list[Fill] = []
@@ -200,15 +202,15 @@ class OrderBook:
             level = self._bids.get(price_ticks)
             if level is None:
                 self._bids[price_ticks] = [lots, [entry]]
-                insort(self._bid_prices, price_ticks)
+                insort(self._bid_keys, -price_ticks)
             else:
                 level[1].append(entry)
                 level[0] += lots
             return fills
 
         if side == SELL:
-            bid_prices = self._bid_prices
-            if bid_prices and bid_prices[-1] >= price_ticks:  # crosses the best bid
+            bid_keys = self._bid_keys
+            if bid_keys and -bid_keys[0] >= price_ticks:  # crosses the best bid
                 if tif == POST_ONLY:
                     return []
                 fills = []
@@ -224,7 +226,7 @@ class OrderBook:
             level = self._asks.get(price_ticks)
             if level is None:
                 self._asks[price_ticks] = [lots, [entry]]
-                insort(self._ask_prices, -price_ticks)
+                insort(self._ask_keys, price_ticks)
             else:
                 level[1].append(entry)
                 level[0] += lots
@@ -278,8 +280,8 @@ class OrderBook:
                 level[0] = left
             else:
                 del levels[price]
-                prices = self._bid_prices
-                del prices[bisect_left(prices, price)]
+                keys = self._bid_keys
+                del keys[bisect_left(keys, -price)]
         else:
             levels = self._asks
             level = levels[price]
@@ -288,8 +290,8 @@ class OrderBook:
                 level[0] = left
             else:
                 del levels[price]
-                prices = self._ask_prices
-                del prices[bisect_left(prices, -price)]
+                keys = self._ask_keys
+                del keys[bisect_left(keys, price)]
         self._dead += 1
         if self._dead > self._dead_limit:
             self._compact()
@@ -327,31 +329,31 @@ class OrderBook:
 
     def best_bid(self) -> int | None:
         """Highest resting bid in ticks, or None when there is no bid."""
-        return self._bid_prices[-1] if self._bid_prices else None
+        return -self._bid_keys[0] if self._bid_keys else None
 
     def best_ask(self) -> int | None:
         """Lowest resting ask in ticks, or None when there is no ask."""
-        return -self._ask_prices[-1] if self._ask_prices else None
+        return self._ask_keys[0] if self._ask_keys else None
 
     def mid(self) -> float | None:
         """Mid price in ticks (may be a half tick), or None unless both sides have orders."""
-        if self._bid_prices and self._ask_prices:
-            return (self._bid_prices[-1] - self._ask_prices[-1]) / 2
+        if self._bid_keys and self._ask_keys:
+            return (self._ask_keys[0] - self._bid_keys[0]) / 2
         return None
 
     def spread(self) -> int | None:
         """Best ask minus best bid in ticks, or None unless both sides have orders."""
-        if self._bid_prices and self._ask_prices:
-            return -self._ask_prices[-1] - self._bid_prices[-1]
+        if self._bid_keys and self._ask_keys:
+            return self._ask_keys[0] + self._bid_keys[0]
         return None
 
     def depth(self, side: int, n_levels: int = 10) -> list[tuple[int, int]]:
         """L2 depth: up to ``n_levels`` ``(price_ticks, lots)`` pairs of one side, best first."""
         if side == BUY:
             bids = self._bids
-            return [(p, bids[p][0]) for p in self._bid_prices[: -n_levels - 1 : -1]]
+            return [(-k, bids[-k][0]) for k in self._bid_keys[: max(n_levels, 0)]]
         asks = self._asks
-        return [(-q, asks[-q][0]) for q in self._ask_prices[: -n_levels - 1 : -1]]
+        return [(k, asks[k][0]) for k in self._ask_keys[: max(n_levels, 0)]]
 
     def lots_between(self, side: int, far_price_ticks: int) -> int:
         """Resting lots on ``side`` from the best price up to and including ``far_price_ticks``.
@@ -361,16 +363,16 @@ class OrderBook:
         total = 0
         if side == BUY:
             bids = self._bids
-            for p in reversed(self._bid_prices):
-                if p < far_price_ticks:
+            for k in self._bid_keys:
+                if -k < far_price_ticks:
                     break
-                total += bids[p][0]
+                total += bids[-k][0]
         else:
             asks = self._asks
-            for q in reversed(self._ask_prices):
-                if -q > far_price_ticks:
+            for k in self._ask_keys:
+                if k > far_price_ticks:
                     break
-                total += asks[-q][0]
+                total += asks[k][0]
         return total
 
     def depth_within(self, fraction: float) -> tuple[int, int]:
@@ -402,8 +404,8 @@ class OrderBook:
     def would_cross(self, side: int, price_ticks: int) -> bool:
         """Whether a limit order on ``side`` at ``price_ticks`` would trade at once."""
         if side == BUY:
-            return bool(self._ask_prices) and -self._ask_prices[-1] <= price_ticks
-        return bool(self._bid_prices) and self._bid_prices[-1] >= price_ticks
+            return bool(self._ask_keys) and self._ask_keys[0] <= price_ticks
+        return bool(self._bid_keys) and -self._bid_keys[0] >= price_ticks
 
     def level_orders(self, side: int, price_ticks: int) -> list[tuple[int, int, int]]:
         """Resting ``(oid, lots, owner)`` at one price, in time priority (first is next to fill)."""
@@ -415,8 +417,8 @@ class OrderBook:
     def prices(self, side: int) -> list[int]:
         """Prices with resting orders on ``side``, best first."""
         if side == BUY:
-            return self._bid_prices[::-1]
-        return [-q for q in reversed(self._ask_prices)]
+            return [-k for k in self._bid_keys]
+        return self._ask_keys[:]
 
     def level_lots(self, side: int, price_ticks: int) -> int:
         """Total resting lots at one price (0 when there is no level)."""
@@ -443,21 +445,20 @@ class OrderBook:
         Appends the fills to ``fills`` (which the callers pass empty) and updates ``last_price_ticks``.
         Returns the lots left over; 0 as well when self-trade prevention expired the incoming order.
         """
-        if side == BUY:
-            prices, levels, sign = self._ask_prices, self._asks, -1
-            # asks are stored negated: a buy limited at L takes the asks whose stored price is >= -L
-            floor = -(1 << 62) if limit is None else -limit
-        else:
-            prices, levels, sign = self._bid_prices, self._bids, 1
-            floor = 0 if limit is None else limit  # prices are > 0: no floor for a market sell
+        if side == BUY:  # takes the asks, best (lowest key) first; an ask's key is its price
+            keys, levels, sign = self._ask_keys, self._asks, 1
+            key_limit = (1 << 62) if limit is None else limit
+        else:  # takes the bids; a bid's key is its negated price, so a sell limited at L takes keys <= -L
+            keys, levels, sign = self._bid_keys, self._bids, -1
+            key_limit = 0 if limit is None else -limit  # bid keys are < 0: a market sell takes every bid
         orders = self._orders
         append = fills.append
         stp = self._stp
-        while prices:
-            stored = prices[-1]
-            if stored < floor:
+        while keys:
+            key = keys[0]
+            if key > key_limit:
                 break
-            price = sign * stored
+            price = sign * key
             level = levels[price]
             fifo = level[1]
             taken = 0  # lots removed from this level; its total is settled once, after the loop
@@ -496,7 +497,7 @@ class OrderBook:
                 del fifo[:done]  # one slice deletion for all the consumed entries
             else:  # nothing rests at this price any more (entries still in the fifo are cancelled ones)
                 del levels[price]
-                prices.pop()
+                del keys[0]
             if not lots:
                 break
         if fills:

@@ -65,7 +65,7 @@ class SymbolParams(StrictModel):
         0.02, description="volatility of the exogenous index path per sqrt(day) (fraction)"
     )
     btc_beta: Annotated[float, Field(ge=0)] = Field(
-        0.0, description="loading of this index's returns on the leader's perp returns (index coupling)"
+        0.0, description="loading of this index's returns on the leader's index returns (index coupling)"
     )
     max_leverage: PositiveFloat | None = Field(
         None, description="venue cap on leverage for this symbol; None: the venue preset's value"
@@ -136,10 +136,10 @@ class VenueParams(StrictModel):
     )
     adl_enabled: bool = Field(True, description="auto-deleverage when the fund cannot absorb a loss")
     fund_unwind_fraction_per_second: float = Field(
-        0.02, gt=0, le=1, description="share of the fund's inventory it tries to sell back per second"
+        0.002, gt=0, le=1, description="share of the fund's inventory it tries to sell back per second"
     )
     index_arbitrage_per_second: float = Field(
-        0.001, ge=0, le=1, description="pull of the index toward the perp mid per second (basis arbitrage)"
+        0.002, ge=0, le=1, description="pull of the index toward the perp mid per second (basis arbitrage)"
     )
     self_trade: Literal["allow", "cancel_taker"] = Field(
         "cancel_taker", description="allow self-trades, or expire the incoming order's rest (prevention)"
@@ -234,6 +234,10 @@ class MarketMakerParams(StrictModel):
     inventory_limit_usd: PositiveFloat = Field(
         1_000_000, description="gross inventory at which quoting one side stops"
     )
+    index_anchor: Fraction = Field(
+        0.5,
+        description="weight of the index (the price on other venues) in the makers' fair value; the rest is the mid",
+    )
     risk_aversion: Annotated[float, Field(ge=0)] = Field(
         1.0, description="reservation-price skew at full inventory, in units of skew_scale_bps"
     )
@@ -273,7 +277,7 @@ class BackgroundParams(StrictModel):
     noise_orders_per_hour: PositiveFloat = 60
     noise_size_usd: PositiveFloat = 5_000
     noise_market_share: Fraction = Field(0.3, description="share of noise orders sent as market orders")
-    capital_usd: PositiveFloat = 5_000_000
+    capital_usd: PositiveFloat = 2_000_000
 
 
 # --------------------------------------------------------------------------- drivers, sentiment, channels
