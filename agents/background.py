@@ -1,7 +1,8 @@
 """Background flow: fundamental (value) traders and noise traders.
 
-Fundamental traders buy when the perp trades below its index by more than a threshold and sell above
-it, which anchors the perp to spot and gives mean reversion. Noise traders post small limit orders
+Fundamental traders (basis arbitrageurs) buy when the perp trades below its index by more than a
+threshold and sell above it, hedging on spot, which anchors the perp to spot and gives mean reversion;
+their hedges move the index in turn (``Exchange.spot_flow``). Noise traders post small limit orders
 around the mid (depth), send occasional market orders (volume), cancel their oldest orders, and cut a
 position that has grown too large. Together they make an ordinary market when nothing is happening.
 """
@@ -58,7 +59,11 @@ class FundamentalTrader(Trader):
         )
         if (side == BUY and pos + lots > cap) or (side == SELL and pos - lots < -cap):
             return  # position cap: value traders are not leveraged speculators
-        self.exchange.submit(self.account, self.symbol, side, lots, price_ticks=max(1, limit), tif=IOC)
+        res = self.exchange.submit(self.account, self.symbol, side, lots, price_ticks=max(1, limit), tif=IOC)
+        if res.filled_lots:  # hedge on spot: buying the perp means selling spot, which moves the index
+            ex = self.exchange
+            notional = sum(f.price_ticks * f.lots for f in res.fills) * ex.tick_value_micro[self.symbol] / 1e6
+            ex.spot_flow(self.symbol, -notional if side == BUY else notional)
 
 
 class NoiseTrader(Trader):

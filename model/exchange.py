@@ -8,7 +8,8 @@ mark and funding of each symbol.
 Rules chosen (sources in ``MARKET_FACTS.md`` §3):
 
 * **Index**: exogenous log-returns from the drivers, pulled toward the perp mid by basis arbitrage:
-  ``index += k dt (mid - index)`` with ``k = venue.index_arbitrage_per_second``.
+  ``index += k dt (mid - index)`` with ``k = venue.index_arbitrage_per_second``; arbitrageurs' spot
+  hedges move it too (:meth:`Exchange.spot_flow`, ``spot_impact_per_musd``).
 * **Mark** (Binance): median of ``index x (1 + F x time_to_funding / interval)``,
   ``index + moving average of (mid - index)`` over ``mark_basis_window_seconds`` and the last trade.
 * **Funding** (Binance/BitMEX): the premium ``(mid - index) / index`` is sampled every step; at each
@@ -682,6 +683,15 @@ class Exchange:
             if mid is not None:
                 index += k * (mid - index)
             self.index_ticks[s] = max(index, 1.0)
+
+    def spot_flow(self, symbol: int, signed_notional_usd: float) -> None:
+        """Net spot buying (> 0) or selling routed by arbitrageurs' hedges moves the index.
+
+        The index moves by ``spot_impact_per_musd`` (log) per million dollars: spot depth is finite, so a
+        perp sell-off that arbitrageurs absorb is passed on to the index they hedge on.
+        """
+        impact = self.symbols[symbol].spot_impact_per_musd * signed_notional_usd / 1e6
+        self.index_ticks[symbol] = max(1.0, self.index_ticks[symbol] * math.exp(impact))
 
     def update_marks(self, dt_s: float) -> None:
         """Advance the clock by ``dt_s``; sample basis and premium, update marks, settle funding when due."""

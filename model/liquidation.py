@@ -24,8 +24,8 @@ at the mark, vectorised over the ledger, and runs the waterfall for each account
    (Binance/Delta rule): ``rank = PnL% x effective leverage`` for profitable positions and
    ``PnL% / effective leverage`` for losing ones, effective leverage = notional / equity of the position's
    margin (account equity for cross, isolated margin + PnL for isolated); ties by account id.
-7. A flat account left with a negative balance (it closed a position past bankruptcy itself, between two
-   checks) is made whole by the fund (``deficits_covered_micro``).
+7. A flat or isolated account left with a negative wallet (it closed a position past bankruptcy itself,
+   between two checks) is made whole by the fund (``deficits_covered_micro``).
 8. If the fund's own equity is below zero, its inventory is deleveraged the same way at the fund's
    bankruptcy price; with ADL off the shortfall is injected and booked as bad debt.
 
@@ -417,16 +417,17 @@ class LiquidationEngine(mesa.Agent):
     # ------------------------------------------------------------------ the fund
 
     def _cover_deficits(self) -> None:
-        """Make whole, from the fund, every flat account left with a negative balance.
+        """Make whole, from the fund, every negative wallet of a flat or an isolated account.
 
         An account can close a position past its bankruptcy price itself (a gap between two checks) and
-        end flat with a negative wallet, which no liquidation would ever reach; the insurance fund pays
+        end with a negative wallet that no liquidation would ever reach: a flat account, or an isolated
+        one whose other positions are healthy (its wallet is not their margin). The insurance fund pays
         the deficit, as venues do, and :meth:`_check_fund` then deals with the fund's own shortfall.
         """
         led = self.exchange.ledger
         n = led.n
         for a in np.flatnonzero(led.balance[:n] < 0).tolist():
-            if a != Ledger.FUND and not led.pos[a].any():
+            if a != Ledger.FUND and (led.isolated[a] or not led.pos[a].any()):
                 deficit = -int(led.balance[a])
                 led.transfer(Ledger.FUND, a, deficit)
                 self.deficits_covered_micro += deficit

@@ -71,6 +71,9 @@ class SymbolParams(StrictModel):
         None, description="venue cap on leverage for this symbol; None: the venue preset's value"
     )
     tiers: list[TierParams] | None = Field(None, description="margin brackets; None: the venue preset's")
+    spot_impact_per_musd: Annotated[float, Field(ge=0)] = Field(
+        0.001, description="index log-move per $1M of net spot flow from arbitrage hedges (spot depth)"
+    )
     liquidity_scale: PositiveFloat = Field(
         1.0, description="multiplies market-maker and background order sizes on this book (thin alts < 1)"
     )
@@ -232,10 +235,10 @@ class MarketMakerParams(StrictModel):
     layer_spacing_bps: PositiveFloat = 4.0
     layer_size_usd: PositiveFloat = Field(40_000, description="size per layer on the leader's book")
     inventory_limit_usd: PositiveFloat = Field(
-        1_000_000, description="gross inventory at which quoting one side stops"
+        750_000, description="inventory per symbol beyond which the side that grows it is not quoted"
     )
     index_anchor: Fraction = Field(
-        0.5,
+        0.3,
         description="weight of the index (the price on other venues) in the makers' fair value; the rest is the mid",
     )
     risk_aversion: Annotated[float, Field(ge=0)] = Field(
