@@ -82,6 +82,10 @@ class LeveragedTrader(Trader):
             gain = (view.mark_ticks[s] / entry - 1.0) * (1 if pos > 0 else -1)
             if gain >= self._p.take_profit or view.time_s - self.entry_time.get(s, 0.0) > self.holding_s:
                 return ("close", s, 0)
+            # panic: in extreme fear longs are cut (the sentiment channel)
+            if pos > 0 and view.sentiment < 15.0 and self.model.params.contagion.sentiment:
+                if self.model.rng.random() < (15.0 - view.sentiment) / 30.0:
+                    return ("close", s, 0)
         if holding:
             return None
         if self.equity_usd() < 0.1 * self.capital_usd:
@@ -115,7 +119,7 @@ class LeveragedTrader(Trader):
                 return None
             price = view.mid_ticks[s]
             support = math.floor(price / spacing) * spacing
-            if support <= 0 or price / support - 1.0 > 0.015:
+            if support <= 0 or price / support - 1.0 > 0.005:  # within 0.5% above the support
                 return None
             if view.ret(src, p.lookback_seconds) > 0:
                 return None  # buy into a dip toward the support, not a rally
@@ -208,7 +212,8 @@ class LeveragedTrader(Trader):
         Returns the notional seeded, USD.
         """
         ex = self.exchange
-        notional = self._entry_notional_usd(s, self.capital_usd)
+        # a multi-symbol account holds every symbol it trades, sharing its margin
+        notional = self._entry_notional_usd(s, self.capital_usd) / len(self.symbols)
         lots = ex.usd_to_lots(s, notional, entry_ticks)
         if lots < 1:
             return 0.0

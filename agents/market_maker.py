@@ -7,7 +7,8 @@ The reservation price moves against inventory (``risk_aversion`` x inventory / l
 half-spread widens with realised volatility, the side that would grow inventory beyond the limit is not
 quoted, and a maker whose drawdown from its equity peak exceeds ``loss_limit_usd`` cancels everything
 and stays out for ``withdraw_seconds``. A maker quoting several symbols from one account (the shared
-risk-budget channel) withdraws from all of them at once when a loss in one binds.
+risk-budget channel) widens and thins its quotes in every symbol as its total inventory fills the
+budget, and withdraws from all of them at once when a loss in one binds.
 
 Quotes are replaced (one batch call, :meth:`Exchange.replace_quotes`) only when the reservation price
 has moved by a layer spacing or fills have moved the position by two layers' size, so a calm book
@@ -52,6 +53,7 @@ class MarketMaker(Trader):
         self.peak_equity = capital_usd
         self.withdrawn_until = -1.0
         self.withdrawals = 0
+        self._budget_period_end = 3600.0
         self._last_ref: dict[int, float] = {}
         self._last_pos: dict[int, int] = {}
         self._n_quotes: dict[int, int] = {}
@@ -63,13 +65,26 @@ class MarketMaker(Trader):
         if now < self.withdrawn_until:
             return
         equity = self.equity_usd()
+        if now >= self._budget_period_end:  # a new hourly risk-budget period
+            self.peak_equity = equity
+            self._budget_period_end = now + 3600.0
         self.peak_equity = max(self.peak_equity, equity)
         if self.peak_equity - equity > self.loss_limit_usd:
             self.withdraw(now, self._p.withdraw_seconds)
             self.peak_equity = equity  # a new budget period after the pause
             return
+        # the share of the risk budget in use: across all symbols when they share one budget
+        used = [
+            abs(self.position(s))
+            * view.mid_ticks[s]
+            * self.exchange.tick_value_micro[s]
+            / MICRO
+            / (self.inventory_limit_usd * self.model.liquidity_scale[s])
+            for s in self.symbols
+        ]
+        budget_used = sum(used) / len(used) if len(self.symbols) > 1 else used[0]
         for s in self.symbols:
-            self._quote(view, s)
+            self._quote(view, s, min(budget_used, 1.0))
 
     def withdraw(self, now: float, seconds: float) -> None:
         """Cancel every quote and stay out for ``seconds``."""
@@ -78,20 +93,25 @@ class MarketMaker(Trader):
         self.withdrawals += 1
         self._last_ref.clear()
 
-    def _quote(self, view: MarketView, s: int) -> None:
+    def _quote(self, view: MarketView, s: int, budget_used: float) -> None:
         ex = self.exchange
         p = self._p
         mid = view.mid_ticks[s]
         pos = self.position(s)
         tv = ex.tick_value_micro[s]
         inventory_usd = pos * mid * tv / MICRO
-        half_bps = min(p.half_spread_bps + p.vol_widening * view.vol_1s[s], 300.0)
-        skew_bps = -p.risk_aversion * (inventory_usd / self.inventory_limit_usd) * p.skew_scale_bps
+        # spreads widen with volatility and with the share of the risk budget in use
+        half_bps = min(
+            (p.half_spread_bps + p.vol_widening * view.vol_1s[s]) * (1.0 + 3.0 * budget_used),
+            p.max_half_spread_bps,
+        )
+        limit_usd = self.inventory_limit_usd * self.model.liquidity_scale[s]  # thin books: smaller limits
+        skew_bps = -p.risk_aversion * (inventory_usd / limit_usd) * p.skew_scale_bps
         # fair value: the own book's mid anchored toward the index (other venues' prices), then skewed
         fair = (1.0 - p.index_anchor) * mid + p.index_anchor * view.index_ticks[s]
         ref = fair * (1.0 + skew_bps * 1e-4)
         spacing_ticks = p.layer_spacing_bps * 1e-4 * mid
-        size_usd = p.layer_size_usd * self.model.liquidity_scale[s]
+        size_usd = p.layer_size_usd * self.model.liquidity_scale[s] * (1.0 - 0.8 * budget_used)
         lots = max(1, ex.usd_to_lots(s, size_usd, mid))
         last = self._last_ref.get(s)
         if (
@@ -104,8 +124,8 @@ class MarketMaker(Trader):
         self._last_pos[s] = pos
         bids: list[tuple[int, int]] = []
         asks: list[tuple[int, int]] = []
-        quote_bids = inventory_usd < self.inventory_limit_usd
-        quote_asks = inventory_usd > -self.inventory_limit_usd
+        quote_bids = inventory_usd < limit_usd
+        quote_asks = inventory_usd > -limit_usd
         for k in range(p.layers):
             off = (half_bps + k * p.layer_spacing_bps) * 1e-4
             if quote_bids:

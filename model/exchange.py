@@ -9,7 +9,8 @@ Rules chosen (sources in ``MARKET_FACTS.md`` §3):
 
 * **Index**: exogenous log-returns from the drivers, pulled toward the perp mid by basis arbitrage:
   ``index += k dt (mid - index)`` with ``k = venue.index_arbitrage_per_second``; arbitrageurs' spot
-  hedges move it too (:meth:`Exchange.spot_flow`, ``spot_impact_per_musd``).
+  hedges move it too (:meth:`Exchange.spot_flow`, ``spot_impact_per_musd``). These endogenous moves
+  decay back toward the exogenous path with a half-life of ``spot_resilience_hours``.
 * **Mark** (Binance): median of ``index x (1 + F x time_to_funding / interval)``,
   ``index + moving average of (mid - index)`` over ``mark_basis_window_seconds`` and the last trade.
 * **Funding** (Binance/BitMEX): the premium ``(mid - index) / index`` is sampled every step; at each
@@ -112,6 +113,9 @@ class Exchange:
         # prices in (float) ticks; marks as an array for vectorised checks
         self.index_ticks = [s.price_usd / s.tick_size_usd for s in symbols]
         self.mark_ticks: NDArray[np.float64] = np.array(self.index_ticks, dtype=np.float64)
+        # log-deviation of each index from its exogenous path, and its decay per second
+        self._index_dev = [0.0] * self.n_symbols
+        self._index_decay = [0.5 ** (1.0 / (s.spot_resilience_hours * 3600.0)) for s in symbols]
         window = max(1, round(venue.mark_basis_window_seconds or 30.0))
         self._basis_window_s = float(window)
         self._basis: list[deque[tuple[float, float]]] = [deque() for _ in symbols]  # (time, basis)
@@ -680,8 +684,15 @@ class Exchange:
             index = self.index_ticks[s]
             if exo_log_returns is not None:
                 index *= math.exp(float(exo_log_returns[s]))
+            dev = self._index_dev[s]
             if mid is not None:
-                index += k * (mid - index)
+                pulled = max(index + k * (mid - index), 1.0)
+                dev += math.log(pulled / index)
+                index = pulled
+            # endogenous moves of the index (arbitrage pull, spot impact) decay: spot is resilient
+            decayed = dev * self._index_decay[s] ** dt_s
+            index *= math.exp(decayed - dev)
+            self._index_dev[s] = decayed
             self.index_ticks[s] = max(index, 1.0)
 
     def spot_flow(self, symbol: int, signed_notional_usd: float) -> None:
@@ -692,6 +703,7 @@ class Exchange:
         """
         impact = self.symbols[symbol].spot_impact_per_musd * signed_notional_usd / 1e6
         self.index_ticks[symbol] = max(1.0, self.index_ticks[symbol] * math.exp(impact))
+        self._index_dev[symbol] += impact
 
     def update_marks(self, dt_s: float) -> None:
         """Advance the clock by ``dt_s``; sample basis and premium, update marks, settle funding when due."""
@@ -713,7 +725,9 @@ class Exchange:
             ma_basis = self._basis_sum[s] / len(buf)
             self._premium_sum[s] += basis / index * dt_s
             self._premium_time[s] += dt_s
-            self.funding_rate[s] = self._funding_from_premium(self._premium_sum[s] / self._premium_time[s])
+            if self._premium_time[s] > 0:  # a zero-length update right after a settlement has no premium yet
+                premium = self._premium_sum[s] / self._premium_time[s]
+                self.funding_rate[s] = self._funding_from_premium(premium)
             last = book.last_price_ticks
             candidates = sorted(
                 (

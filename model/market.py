@@ -78,6 +78,7 @@ class MarketView:
         self._hist = np.tile(np.log(np.asarray(self.mid_ticks, dtype=np.float64)), (self._len, 1))
         self._pos = 0
         self.last_log_return = np.zeros(n)
+        self._prev_mark_log = np.log(self.mark_ticks)
         self._vol_alpha = 1.0 - math.exp(-math.log(2.0) * dt_s / 300.0)
 
     def refresh(self, time_s: float, sentiment: float, macro: float) -> None:
@@ -93,8 +94,12 @@ class MarketView:
         prev = self._hist[self._pos]
         self._pos = (self._pos + 1) % self._len
         self._hist[self._pos] = logs
-        r = logs - prev
-        self.last_log_return = r
+        self.last_log_return = logs - prev
+        # realised volatility from the mark (robust to a thin moment of the book: a jumpy mid would
+        # feed back into makers' spreads), per sqrt(second), exponentially weighted (half-life 300 s)
+        mark_logs = np.log(self.mark_ticks)
+        r = mark_logs - self._prev_mark_log
+        self._prev_mark_log = mark_logs
         a = self._vol_alpha
         for s in range(ex.n_symbols):
             var = self.vol_1s[s] ** 2
@@ -237,6 +242,16 @@ class CryptoMarket(mesa.Model):
             offsets = rng.uniform(-1.0, 1.0, n)
             long_draw = rng.random(n)
             caps = [ex.schedules[s].max_leverage(0.0) for s in range(S)]
+            # the open interest the market starts with is balanced among the traders: trend and noise
+            # traders take the side that offsets the dip buyers' longs and the bounce shorts, so that
+            # positions unwinding over the run are not a one-sided flow (the desk takes the residual)
+            share = {k: lev.strategy_mix.get(k, 0.0) / sum(lev.strategy_mix.values()) for k in STRATEGIES}
+            free = share["trend"] + share["noise"]
+            seeded_long_prob = (
+                min(max((free + share["short_bounce"] - share["dip_buyer"]) / (2 * free), 0.0), 1.0)
+                if free
+                else 0.5
+            )
             for i in range(n):
                 is_multi = bool(multi[i]) and S > 1
                 syms = list(range(S)) if is_multi else [int(home[i])]
@@ -257,16 +272,16 @@ class CryptoMarket(mesa.Model):
                 )
                 self._clocked.append(trader)
                 if seeded[i]:
-                    s = syms[0]
                     if strat == "dip_buyer":
                         side = BUY
                     elif strat == "short_bounce":
                         side = SELL
                     else:
-                        side = BUY if long_draw[i] < 0.5 + 0.5 * lev.long_bias else SELL
+                        side = BUY if long_draw[i] < seeded_long_prob else SELL
                     spread = min(0.4 / lv, 0.03)
-                    entry = max(1, round(ex.index_ticks[s] * (1.0 + spread * float(offsets[i]))))
-                    desk_notional += trader.seed_position(s, side, entry, self.basis_desk, 0.0)
+                    for s in syms:
+                        entry = max(1, round(ex.index_ticks[s] * (1.0 + spread * float(offsets[i]))))
+                        desk_notional += trader.seed_position(s, side, entry, self.basis_desk, 0.0)
         ex.deposit(self.basis_desk, desk_notional + 1.0)  # fully collateralised: it is hedged in spot
         self.makers.do("step")  # the books open with quotes
 

@@ -97,9 +97,11 @@ def _as_int(value: object, what: str) -> int:
 _Entry = list[int]
 _Level = list  # [int, list[_Entry]]; a list rather than a tuple because the total is updated in place
 
-# Compaction of cancelled entries runs when more than this many cancels happened since the last one, and
-# more than twice the resting orders; amortised, it costs O(1) per cancel.
+# A compaction (dropping cancelled entries from the fifos) runs once the cancels since the last one exceed
+# both _COMPACT_MIN_DEAD and _COMPACT_RATIO x the resting orders: it costs O(entries) = O(cancels since the
+# last one), so O(1) per cancel amortised, and cancelled entries never outnumber live ones by more than that.
 _COMPACT_MIN_DEAD = 32768
+_COMPACT_RATIO = 2
 
 
 class OrderBook:
@@ -511,4 +513,4 @@ class OrderBook:
                 fifo = level[1]
                 fifo[:] = [e for e in fifo if e[0]]
         self._dead = 0
-        self._dead_limit = max(_COMPACT_MIN_DEAD, 2 * len(self._orders))
+        self._dead_limit = max(_COMPACT_MIN_DEAD, _COMPACT_RATIO * len(self._orders))

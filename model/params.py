@@ -74,6 +74,9 @@ class SymbolParams(StrictModel):
     spot_impact_per_musd: Annotated[float, Field(ge=0)] = Field(
         0.001, description="index log-move per $1M of net spot flow from arbitrage hedges (spot depth)"
     )
+    spot_resilience_hours: PositiveFloat = Field(
+        2.0, description="half-life of the index's endogenous moves (arbitrage pull, spot impact), hours"
+    )
     liquidity_scale: PositiveFloat = Field(
         1.0, description="multiplies market-maker and background order sizes on this book (thin alts < 1)"
     )
@@ -209,7 +212,7 @@ class LeveragedTraderParams(StrictModel):
     lookback_seconds: PositiveFloat = Field(900, description="return window a trend trader reads")
     trend_threshold: PositiveFloat = Field(0.004, description="|log-return| that makes a trend trader act")
     support_spacing_usd: dict[str, PositiveFloat] = Field(
-        {"BTC": 5000.0, "ETH": 250.0, "SOL": 10.0},
+        {"BTC": 1000.0, "ETH": 50.0, "SOL": 2.0},
         description="round-number spacing of support levels per symbol (dip buyers)",
     )
     stop_below_support: Annotated[float, Field(ge=0, le=0.2)] = Field(
@@ -248,7 +251,10 @@ class MarketMakerParams(StrictModel):
     vol_widening: Annotated[float, Field(ge=0)] = Field(
         20000.0, description="extra half-spread in bps per unit of realised volatility per sqrt(second)"
     )
-    loss_limit_usd: PositiveFloat = Field(1_000_000, description="drawdown at which the maker withdraws")
+    max_half_spread_bps: PositiveFloat = Field(50.0, description="widest half-spread a maker quotes")
+    loss_limit_usd: PositiveFloat = Field(
+        50_000, description="loss from the equity peak of the current hour at which the maker withdraws"
+    )
     withdraw_seconds: PositiveFloat = Field(300, description="time a maker stays out after a limit binds")
     multi_symbol: bool = Field(True, description="each maker quotes every symbol from one account")
 
@@ -359,18 +365,19 @@ Shock = Annotated[WhaleSale | MacroShock | IndexJump | MakerWithdrawal, Field(di
 
 
 def default_symbols() -> list[SymbolParams]:
-    """BTC, ETH and SOL at realistic prices, ticks and lots (late-2025 levels)."""
+    """BTC, ETH and SOL at realistic prices, ticks and lots (late-2025 levels); alts have thinner books."""
     return [
         SymbolParams(
             name="BTC", price_usd=78_000, tick_size_usd=0.1, lot_size=0.001, index_vol_per_day=0.025,
+            spot_impact_per_musd=0.0005,
         ),
         SymbolParams(
             name="ETH", price_usd=2_500, tick_size_usd=0.01, lot_size=0.01, index_vol_per_day=0.03,
-            btc_beta=0.8, liquidity_scale=0.5,
+            btc_beta=0.5, liquidity_scale=0.5, spot_impact_per_musd=0.001,
         ),
         SymbolParams(
             name="SOL", price_usd=150, tick_size_usd=0.01, lot_size=0.1, index_vol_per_day=0.04,
-            btc_beta=1.0, liquidity_scale=0.25,
+            btc_beta=0.6, liquidity_scale=0.25, spot_impact_per_musd=0.002,
         ),
     ]  # fmt: skip
 
