@@ -196,7 +196,7 @@ class LeveragedTrader(Trader):
         entry = ex.entry_price_ticks(self.account, s)
         if pos > 0:
             trigger = entry * (1.0 - self._p.stop_loss)
-            if self.strategy == "dip_buyer" and self._spacing_ticks[s] > 0:
+            if self.strategy == "dip_buyer" and self._spacing_ticks[s] > 0 and self._p.stops_at_support:
                 # the support the trader bought above: the round number under both entry and market
                 low = min(entry, view.mid_ticks[s])
                 support = math.floor(low / self._spacing_ticks[s]) * self._spacing_ticks[s]

@@ -11,8 +11,8 @@ risk-budget channel) widens and thins its quotes in every symbol as its total in
 budget, and withdraws from all of them at once when a loss in one binds.
 
 Quotes are replaced (one batch call, :meth:`Exchange.replace_quotes`) only when the reservation price
-has moved by a layer spacing or fills have moved the position by two layers' size, so a calm book
-costs little.
+has moved by a layer spacing (or half the spread, when that is wider) or fills have moved the position
+by two layers' size, so a calm book costs little.
 """
 
 from __future__ import annotations
@@ -74,17 +74,16 @@ class MarketMaker(Trader):
             self.peak_equity = equity  # a new budget period after the pause
             return
         # the share of the risk budget in use: across all symbols when they share one budget
+        pos_row = self.exchange.ledger.pos[self.account].tolist()
+        tv = self.exchange.tick_value_micro
+        scale = self.model.liquidity_scale
         used = [
-            abs(self.position(s))
-            * view.mid_ticks[s]
-            * self.exchange.tick_value_micro[s]
-            / MICRO
-            / (self.inventory_limit_usd * self.model.liquidity_scale[s])
+            abs(pos_row[s]) * view.mid_ticks[s] * tv[s] / MICRO / (self.inventory_limit_usd * scale[s])
             for s in self.symbols
         ]
-        budget_used = sum(used) / len(used) if len(self.symbols) > 1 else used[0]
+        budget_used = min(sum(used) / len(used), 1.0)
         for s in self.symbols:
-            self._quote(view, s, min(budget_used, 1.0))
+            self._quote(view, s, budget_used, pos_row[s])
 
     def withdraw(self, now: float, seconds: float) -> None:
         """Cancel every quote and stay out for ``seconds``."""
@@ -93,11 +92,10 @@ class MarketMaker(Trader):
         self.withdrawals += 1
         self._last_ref.clear()
 
-    def _quote(self, view: MarketView, s: int, budget_used: float) -> None:
+    def _quote(self, view: MarketView, s: int, budget_used: float, pos: int) -> None:
         ex = self.exchange
         p = self._p
         mid = view.mid_ticks[s]
-        pos = self.position(s)
         tv = ex.tick_value_micro[s]
         inventory_usd = pos * mid * tv / MICRO
         # spreads widen with volatility and with the share of the risk budget in use
@@ -110,13 +108,14 @@ class MarketMaker(Trader):
         # fair value: the own book's mid anchored toward the index (other venues' prices), then skewed
         fair = (1.0 - p.index_anchor) * mid + p.index_anchor * view.index_ticks[s]
         ref = fair * (1.0 + skew_bps * 1e-4)
-        spacing_ticks = p.layer_spacing_bps * 1e-4 * mid
+        # quotes move when fair value has moved by a layer spacing or half the spread, whichever is more
+        tolerance_ticks = max(p.layer_spacing_bps, half_bps) * 1e-4 * mid
         size_usd = p.layer_size_usd * self.model.liquidity_scale[s] * (1.0 - 0.8 * budget_used)
         lots = max(1, ex.usd_to_lots(s, size_usd, mid))
         last = self._last_ref.get(s)
         if (
             last is not None
-            and abs(ref - last) < spacing_ticks
+            and abs(ref - last) < tolerance_ticks
             and abs(self._last_pos.get(s, 0) - pos) < 2 * lots  # small fills: keep the quotes
         ):
             return

@@ -218,6 +218,10 @@ class LeveragedTraderParams(StrictModel):
     stop_below_support: Annotated[float, Field(ge=0, le=0.2)] = Field(
         0.004, description="dip buyers' stop distance under the support, fraction"
     )
+    stops_at_support: bool = Field(
+        True,
+        description="dip buyers' stops sit under the support (clustered); False: at entry x (1 - stop_loss)",
+    )
     stop_loss: Annotated[float, Field(gt=0, le=1)] = Field(0.05, description="stop loss for other strategies")
     take_profit: Annotated[float, Field(gt=0, le=10)] = Field(0.04, description="take profit, fraction")
     holding_hours: PositiveFloat = Field(12, description="mean holding horizon")
@@ -232,7 +236,7 @@ class MarketMakerParams(StrictModel):
 
     count: Annotated[int, Field(ge=0, le=1000)] = 12
     capital_usd: PositiveFloat = 10_000_000
-    quote_interval_seconds: PositiveFloat = Field(2.0, description="requote every this many seconds")
+    quote_interval_seconds: PositiveFloat = Field(3.0, description="requote every this many seconds")
     layers: Annotated[int, Field(ge=1, le=20)] = 5
     half_spread_bps: PositiveFloat = 2.0
     layer_spacing_bps: PositiveFloat = 4.0

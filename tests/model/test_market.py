@@ -1,0 +1,120 @@
+"""CryptoMarket: determinism, exact books after every step, sparse activation, phases and recording."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from agents.leveraged import LeveragedTrader
+from model.liquidation import LIQUIDATION_COLUMNS
+from model.market import TIMESERIES_COLUMNS, CryptoMarket
+from tests.model.market_helpers import run_market, small_params
+
+TINY = {
+    "leveraged": {"count": 300},
+    "market_makers": {"count": 4},
+    "large_holders": {"count": 2},
+    "background": {"fundamental_count": 9, "noise_count": 12},
+}
+
+
+def test_same_seed_same_results_different_seed_different() -> None:
+    params = small_params(**TINY)
+    a = run_market(params, seed=7, hours=0.1)
+    b = run_market(params, seed=7, hours=0.1)
+    c = run_market(params, seed=8, hours=0.1)
+    ta, tb, tc = a.timeseries_frame(), b.timeseries_frame(), c.timeseries_frame()
+    assert ta.equals(tb)
+    assert a.liquidations_frame().equals(b.liquidations_frame())
+    assert a.exchange.messages == b.exchange.messages
+    assert not ta["mid"].equals(tc["mid"])
+
+
+def test_no_global_random_state_is_used() -> None:
+    np_state = np.random.get_state()[1].copy()
+    py_state = random.getstate()
+    run_market(small_params(**TINY), seed=3, hours=0.05)
+    assert np.array_equal(np.random.get_state()[1], np_state)
+    assert random.getstate() == py_state
+
+
+def test_ledger_balances_and_open_interest_matches_after_every_step() -> None:
+    params = small_params(
+        **TINY, shocks=[{"kind": "index_jump", "symbol": "BTC", "pct": -0.06, "at_hour": 0.02}]
+    )
+    market = CryptoMarket(params, seed=5)
+    led = market.exchange.ledger
+    for _ in range(600):
+        market.step()
+        assert market.exchange.ledger_imbalance() == 0
+        longs, shorts = led.open_interest_lots()
+        assert np.array_equal(longs, shorts)
+    # the shock made something happen: positions were liquidated and the books still balance
+    assert len(market.liquidations_frame()) > 0
+
+
+def test_activation_is_sparse_and_follows_the_poisson_rate() -> None:
+    params = small_params(**TINY)
+    market = CryptoMarket(params, seed=11)
+    calls = 0
+    original = LeveragedTrader.step
+
+    def counting(self: LeveragedTrader) -> None:
+        nonlocal calls
+        calls += 1
+        original(self)
+
+    LeveragedTrader.step = counting  # type: ignore[method-assign]
+    try:
+        market.run_for(1800)
+    finally:
+        LeveragedTrader.step = original  # type: ignore[method-assign]
+    expected = 300 * params.leveraged.decisions_per_hour * 0.5  # agents x rate x hours
+    assert abs(calls - expected) < 5 * np.sqrt(expected)
+    # far fewer activations than agent-steps: an idle trader costs nothing
+    assert calls < 0.01 * 300 * 1800
+
+
+def test_a_shock_fires_in_the_step_that_starts_at_its_time() -> None:
+    params = small_params(
+        **TINY, shocks=[{"kind": "whale_sale", "at_hour": 0.05, "fraction": 0.5, "mode": "block"}]
+    )
+    market = CryptoMarket(params, seed=2)
+    holder = market.holders[0]
+    market.run_for(0.05 * 3600)  # the steps covering [0 s, 180 s)
+    assert holder.sold_lots == 0
+    market.step()
+    assert holder.sold_lots > 0
+    assert market.shocks_applied and market.shocks_applied[0].startswith("whale_sale")
+
+
+def test_maker_withdrawal_shock_empties_quotes_for_its_duration() -> None:
+    params = small_params(
+        **TINY,
+        shocks=[{"kind": "maker_withdrawal", "at_hour": 0.02, "fraction": 1.0, "duration_minutes": 5}],
+    )
+    market = CryptoMarket(params, seed=4)
+    market.run_for(0.02 * 3600 + 5)
+    makers = list(market.makers)
+    assert all(not market.exchange.open_orders(m.account) for m in makers)  # type: ignore[attr-defined]
+    market.run_for(6 * 60)
+    assert any(market.exchange.open_orders(m.account) for m in makers)  # type: ignore[attr-defined]
+
+
+def test_recorded_tables_have_the_documented_columns() -> None:
+    market = run_market(small_params(**TINY), seed=1, hours=0.05, sample_seconds=30)
+    ts = market.timeseries_frame()
+    assert list(ts.columns) == ["time_s", "symbol", *TIMESERIES_COLUMNS]
+    assert set(ts["symbol"]) == {"BTC", "ETH", "SOL"}
+    assert ts["time_s"].nunique() == 7  # t = 0, 30, ..., 180
+    assert (ts["mid"] > 0).all() and (ts["open_interest_usd"] > 0).all()
+    assert list(market.liquidations_frame().columns) == list(LIQUIDATION_COLUMNS)
+    extras = market.summary_extras()
+    assert extras["insurance_fund_start_usd"] == pytest.approx(2_000_000.0)
+
+
+def test_bad_time_step_is_refused() -> None:
+    with pytest.raises(ValueError, match="dt_seconds"):
+        CryptoMarket(small_params(**TINY), seed=0, dt_seconds=120, sample_seconds=60)
