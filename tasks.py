@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up a local virtual environment and run the project's jobs. Needs only Python >= 3.11.
 
-    python3 tasks.py run    # install into .venv, then run the main scenario into runs/baseline
+    python3 tasks.py run    # install into .venv, then run the whale_dump scenario into runs/whale_dump
     python3 tasks.py test   # install into .venv (with dev and cluster extras), then run the test suite
 
 Extra arguments after the job name go to the underlying command, e.g. ``python3 tasks.py test -m slow``.
@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
     rest = argv[1:]
     if job == "run":
         py = ensure_env("")
-        cmd = [str(py), "-m", "experiments.cli", "run", "experiments/configs/baseline.yaml", "--out", "runs/baseline"]
+        cmd = [str(py), "-m", "experiments.cli", "run", "whale_dump", "--out", "runs/whale_dump"]
         return subprocess.call([*cmd, *rest], cwd=ROOT)
     if job == "test":
         py = ensure_env("dev,cluster")

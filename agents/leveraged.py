@@ -83,9 +83,9 @@ class LeveragedTrader(Trader):
             if gain >= self._p.take_profit or view.time_s - self.entry_time.get(s, 0.0) > self.holding_s:
                 return ("close", s, 0)
             # panic: in extreme fear longs are cut (the sentiment channel)
-            if pos > 0 and view.sentiment < 15.0 and self.model.params.contagion.sentiment:
-                if self.model.rng.random() < (15.0 - view.sentiment) / 30.0:
-                    return ("close", s, 0)
+            panic = pos > 0 and view.sentiment < 15.0 and self.model.params.contagion.sentiment
+            if panic and self.model.rng.random() < (15.0 - view.sentiment) / 30.0:
+                return ("close", s, 0)
         if holding:
             return None
         if self.equity_usd() < 0.1 * self.capital_usd:

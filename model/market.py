@@ -152,7 +152,7 @@ class CryptoMarket(mesa.Model):
         self._clocked: list[mesa.Agent] = []
         self._build_population()
         n = len(self._clocked)
-        self._rates = np.array([a.rate_per_s for a in self._clocked], dtype=np.float64)  # type: ignore[attr-defined]
+        self._rates = np.array([a.rate_per_s for a in self._clocked], dtype=np.float64)
         self._next_fire = self.rng.exponential(1.0, n) / np.maximum(self._rates, 1e-12)
         self._liq_prev = [0] * self.n_symbols * 2
         self._vol_prev = [0] * self.n_symbols
@@ -245,7 +245,8 @@ class CryptoMarket(mesa.Model):
             # the open interest the market starts with is balanced among the traders: trend and noise
             # traders take the side that offsets the dip buyers' longs and the bounce shorts, so that
             # positions unwinding over the run are not a one-sided flow (the desk takes the residual)
-            share = {k: lev.strategy_mix.get(k, 0.0) / sum(lev.strategy_mix.values()) for k in STRATEGIES}
+            mix_of: dict[str, float] = dict(lev.strategy_mix)
+            share = {k: mix_of.get(k, 0.0) / sum(mix_of.values()) for k in STRATEGIES}
             free = share["trend"] + share["noise"]
             seeded_long_prob = (
                 min(max((free + share["short_bounce"] - share["dip_buyer"]) / (2 * free), 0.0), 1.0)
@@ -349,7 +350,7 @@ class CryptoMarket(mesa.Model):
             makers = list(self.makers)
             k = max(1, round(len(makers) * shock.fraction))
             for m in makers[:k]:
-                m.withdraw(now, shock.duration_minutes * 60.0)  # type: ignore[attr-defined]
+                m.withdraw(now, shock.duration_minutes * 60.0)
         self.shocks_applied.append(f"{shock.kind}@{now:.0f}s")
 
     def _update_sentiment(self) -> None:
@@ -454,7 +455,7 @@ class CryptoMarket(mesa.Model):
             "bad_debt_usd": ex.ledger.bad_debt_micro / MICRO,
             "book_messages": ex.messages,
             "stops_triggered": ex.stops_triggered,
-            "maker_withdrawals": int(sum(m.withdrawals for m in self.makers)),  # type: ignore[attr-defined]
+            "maker_withdrawals": int(sum(m.withdrawals for m in self.makers)),
             "reentries": self.reentries,
             "fund_inventory_lots": [int(v) for v in ex.ledger.pos[Ledger.FUND]],
         }

@@ -228,7 +228,7 @@ def summarize(timeseries: pd.DataFrame, liquidations: pd.DataFrame, adl: pd.Data
             "max_drawdown_pct": max_drawdown(mid) * 100.0,
             "liquidations_long_usd": float(g["liq_long_usd"].sum()),
             "liquidations_short_usd": float(g["liq_short_usd"].sum()),
-            "liquidation_count": int(len(liq)),
+            "liquidation_count": len(liq),
             "adl_count": int((adl["symbol"] == symbol).sum()) if len(adl) else 0,
             "oi_start_usd": oi0,
             "oi_end_usd": oi1,

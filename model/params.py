@@ -246,7 +246,7 @@ class MarketMakerParams(StrictModel):
     )
     index_anchor: Fraction = Field(
         0.3,
-        description="weight of the index (the price on other venues) in the makers' fair value; the rest is the mid",
+        description="weight of the index (other venues' price) in makers' fair value; the rest is the mid",
     )
     risk_aversion: Annotated[float, Field(ge=0)] = Field(
         1.0, description="reservation-price skew at full inventory, in units of skew_scale_bps"

@@ -79,7 +79,8 @@ def test_leverage_amplifies_a_whale_sale_through_liquidations() -> None:
     liq_lev = mean([r["summary"]["symbols"]["BTC"]["liquidations_long_usd"] for r in levered])
     liq_1x = mean([r["summary"]["symbols"]["BTC"]["liquidations_long_usd"] for r in unlevered])
     print(
-        f"\nwhale sale: BTC drawdown {dd_lev:.2f}% levered vs {dd_1x:.2f}% at 1x, amplification {dd_lev / dd_1x:.2f}x"
+        f"\nwhale sale: BTC drawdown {dd_lev:.2f}% levered vs {dd_1x:.2f}% at 1x, "
+        f"amplification {dd_lev / dd_1x:.2f}x"
     )
     print(f"  long liquidations ${liq_lev / 1e6:.1f}M levered vs ${liq_1x / 1e6:.1f}M at 1x")
     assert dd_lev > 1.25 * dd_1x
@@ -165,7 +166,8 @@ def test_stops_clustered_under_a_round_number_accelerate_the_break() -> None:
     )
     print(f"\nfall in the 3 min after breaking $75K: {fall_c:.2%} with stops under it, {fall_s:.2%} without")
     print(
-        f"  stops fired: {mean([r['stops'] for r in clustered]):.0f} vs {mean([r['stops'] for r in spread]):.0f}"
+        f"  stops fired: {mean([r['stops'] for r in clustered]):.0f} "
+        f"vs {mean([r['stops'] for r in spread]):.0f}"
     )
     assert mean([r["stops"] for r in clustered]) > 50
     assert fall_c > fall_s
@@ -190,7 +192,8 @@ def test_a_cascade_deleverages_longs() -> None:
             oi0, oi1 = float(btc["open_interest_usd"].iloc[0]), float(btc["open_interest_usd"].iloc[-1])
             longs, shorts = float(btc["liq_long_usd"].sum()), float(btc["liq_short_usd"].sum())
             print(
-                f"\ncascade {cascade['start_s']:.0f}-{cascade['end_s']:.0f}s: OI {oi1 / oi0 - 1:+.1%}, long share {longs / (longs + shorts):.0%}"
+                f"\ncascade {cascade['start_s']:.0f}-{cascade['end_s']:.0f}s: OI {oi1 / oi0 - 1:+.1%}, "
+                f"long share {longs / (longs + shorts):.0%}"
             )
             assert oi1 < oi0
             assert longs / (longs + shorts) > 0.8

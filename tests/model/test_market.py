@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+import random  # noqa: TID251 (the test checks that the global state is left alone)
 
 import numpy as np
 import pytest
@@ -33,10 +33,10 @@ def test_same_seed_same_results_different_seed_different() -> None:
 
 
 def test_no_global_random_state_is_used() -> None:
-    np_state = np.random.get_state()[1].copy()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002
     py_state = random.getstate()
     run_market(small_params(**TINY), seed=3, hours=0.05)
-    assert np.array_equal(np.random.get_state()[1], np_state)
+    assert np.array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
     assert random.getstate() == py_state
 
 
@@ -98,9 +98,9 @@ def test_maker_withdrawal_shock_empties_quotes_for_its_duration() -> None:
     market = CryptoMarket(params, seed=4)
     market.run_for(0.02 * 3600 + 5)
     makers = list(market.makers)
-    assert all(not market.exchange.open_orders(m.account) for m in makers)  # type: ignore[attr-defined]
+    assert all(not market.exchange.open_orders(m.account) for m in makers)
     market.run_for(6 * 60)
-    assert any(market.exchange.open_orders(m.account) for m in makers)  # type: ignore[attr-defined]
+    assert any(market.exchange.open_orders(m.account) for m in makers)
 
 
 def test_recorded_tables_have_the_documented_columns() -> None:

@@ -1,0 +1,257 @@
+"""The ``cascadelab`` command line: ``run``, ``sweep``, ``report``, ``validate``, ``scenarios``.
+
+User errors (a bad config, override, path or option) print one line per problem to stderr and exit with
+status 2, without a traceback. ``sweep`` exits 1 when some runs failed (they are recorded in the study).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from experiments.config import ConfigError
+
+EXIT_OK = 0
+EXIT_FAILED_RUNS = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit status 2 (its default status)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must satisfy 0 <= seed < 2**63: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``cascadelab`` and its subcommands.
+
+    Returns:
+        The parser.
+    """
+    parser = _Parser(
+        prog="cascadelab",
+        description="Agent-based laboratory for crypto leverage and liquidation cascades.",
+        epilog="CONFIG is a YAML file or the name of a shipped scenario (see `cascadelab scenarios`).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    set_help = "override a config key, e.g. --set market.venue.taker_fee=4e-4 (repeatable; YAML values)"
+
+    p = sub.add_parser("run", help="run one experiment and write its run directory")
+    p.add_argument("config", metavar="CONFIG", help="YAML config file or scenario name")
+    p.add_argument("--seed", type=_seed, help="seed of the run (default: the config's seed)")
+    p.add_argument("--out", type=Path, help="run directory to write (default: runs/<name>-seed<N>)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    p.add_argument("--hours", type=_positive_float, help="simulate only the first H hours of the run")
+    p.add_argument("--no-figures", action="store_true", help="skip figures/*.png")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
+
+    p = sub.add_parser("sweep", help="run a Monte Carlo study: grid x seeds, resumable")
+    p.add_argument("config", metavar="CONFIG", help="YAML config file or scenario name")
+    p.add_argument("--seeds", type=_positive_int, help="runs per grid point (default: study.seeds)")
+    p.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="sweep a key over values (repeatable: Cartesian product; merged over study.grid)",
+    )
+    p.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask cluster instead")
+    p.add_argument("--out", type=Path, required=True, help="study directory (re-run to resume)")
+    p.add_argument("--master-seed", type=_seed, help="master seed of the study (default: study.master_seed)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    p.add_argument("--hours", type=_positive_float, help="simulate only the first H hours of every run")
+    p.add_argument(
+        "--recycle",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="replace each local worker after N runs (default: 20)",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("report", help="re-render the report of a run or study directory")
+    p.add_argument("directory", metavar="DIR", type=Path, help="run directory or study directory")
+
+    p = sub.add_parser("validate", help="check a config (and its grid) without running anything")
+    p.add_argument("config", metavar="CONFIG", help="YAML config file or scenario name")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...", help="also check a grid")
+    p.add_argument("--print", dest="print_config", action="store_true", help="print the resolved config")
+
+    sub.add_parser("scenarios", help="list the shipped scenarios")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from experiments.config import load_config
+    from experiments.report import summary_text
+    from experiments.runner import check_out_dir, run
+
+    cfg = load_config(args.config, args.overrides)
+    seed = cfg.seed if args.seed is None else args.seed
+    out = args.out if args.out is not None else Path("runs") / f"{cfg.name}-seed{seed}"
+    check_out_dir(out)
+    result = run(
+        cfg,
+        seed=seed,
+        out=out,
+        progress=not args.quiet,
+        hours=args.hours,
+        figures=False if args.no_figures else None,
+    )
+    if not args.quiet:
+        print(summary_text(result.summary))
+    print(f"run directory: {result.out}")
+    return EXIT_OK
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from experiments.config import load_config, parse_grid
+    from experiments.montecarlo import DEFAULT_RECYCLE, sweep
+
+    cfg = load_config(args.config, args.overrides)
+    grid = parse_grid(args.grid)
+    table = sweep(
+        cfg,
+        seeds=args.seeds,
+        grid=grid,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        out=args.out,
+        master_seed=args.master_seed,
+        hours=args.hours,
+        progress=not args.quiet,
+        recycle_after=args.recycle or DEFAULT_RECYCLE,
+    )
+    failed = int((table["status"] != "ok").sum()) if len(table) else 0
+    print(f"{len(table)} runs ({len(table) - failed} ok, {failed} failed); study directory: {args.out}")
+    if failed:
+        errors = table.loc[table["status"] != "ok", "error"].astype(str).value_counts().head(5)
+        for error, count in errors.items():
+            print(f"  {count} x {error}", file=sys.stderr)
+        return EXIT_FAILED_RUNS
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from experiments.report import render
+
+    print(render(args.directory))
+    return EXIT_OK
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from experiments.config import check_grid, dump_yaml, grid_points, load_config, parse_grid, resolved_dict
+
+    cfg = load_config(args.config, args.overrides)
+    grid = {**cfg.study.grid, **parse_grid(args.grid)}
+    problems = check_grid(cfg, grid)
+    if problems:
+        raise ConfigError(problems)
+    if args.print_config:
+        print(dump_yaml(resolved_dict(cfg)), end="")
+    points = len(grid_points(grid))
+    print(
+        f"ok: {cfg.name}: {cfg.duration_hours:g} h at dt = {cfg.dt_seconds:g} s, "
+        f"{len(cfg.market.symbols)} symbol(s), {len(cfg.market.shocks)} shock(s)"
+        + (f"; study: {points} grid point(s) x {cfg.study.seeds} seed(s)" if grid else "")
+    )
+    return EXIT_OK
+
+
+def _cmd_scenarios(_args: argparse.Namespace) -> int:
+    from experiments.config import CONFIG_DIR, list_scenarios
+
+    items = list_scenarios()
+    width = max((len(n) for n, _ in items), default=0)
+    for name, desc in items:
+        print(f"{name.ljust(width)}  {desc}")
+    print(f"({CONFIG_DIR})")
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "run": _cmd_run,
+    "sweep": _cmd_sweep,
+    "report": _cmd_report,
+    "validate": _cmd_validate,
+    "scenarios": _cmd_scenarios,
+}
+
+
+def _sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``cascadelab``.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 ok, 1 some runs of a study failed, 2 user error, 130 interrupted.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _sigterm)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

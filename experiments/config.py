@@ -1,0 +1,789 @@
+"""Experiment configs: the market parameters of ``model/params.py`` plus run and study settings.
+
+An experiment is one YAML mapping validated by :class:`ExperimentConfig` (``extra="forbid"`` at every level):
+
+.. code-block:: yaml
+
+    name: whale_dump
+    seed: 7
+    duration_hours: 6
+    dt_seconds: 1
+    market:                 # model.params.MarketParams
+      large_holders: {count: 3, inventory_usd: 50_000_000}
+      shocks:
+        - {kind: whale_sale, at_hour: 1.0, fraction: 0.8}
+    study:                  # only used by ``cascadelab sweep``
+      seeds: 100
+      grid: {market.leveraged.leverage_cap: [5, 10, 25, 50]}
+
+``--set a.b.c=value`` overrides any key (list items by index: ``market.symbols.0.price_usd=50000``) and
+is validated the same way. Every problem is reported as one line ``path.to.key: reason`` in a
+:class:`ConfigError`, before anything runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import itertools
+import json
+import re
+import types
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from model.params import IndexJump, MacroShock, MakerWithdrawal, MarketParams, WhaleSale
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+"""Directory of the shipped scenarios (``experiments/configs/*.yaml``)."""
+
+MAX_SEED = 2**63
+"""Seeds must be below this so that they fit Parquet's int64."""
+
+_SHOCK_CLASSES: dict[str, type[BaseModel]] = {
+    "whale_sale": WhaleSale,
+    "macro_risk_off": MacroShock,
+    "index_jump": IndexJump,
+    "maker_withdrawal": MakerWithdrawal,
+}
+
+
+class ConfigError(Exception):
+    """Invalid experiment input: one line per problem, each ``path.to.key: reason``.
+
+    Attributes:
+        problems: the problem lines, in the order found.
+    """
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems: list[str] = list(problems) or ["invalid configuration"]
+        super().__init__("\n".join(self.problems))
+
+
+# --------------------------------------------------------------------------- schema
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StudyParams(_Strict):
+    """Monte Carlo study settings, used by ``cascadelab sweep`` (ignored by a single run)."""
+
+    seeds: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=10,
+        description="runs per grid point; their seeds come from SeedSequence(master_seed).spawn(seeds)",
+    )
+    master_seed: Annotated[int, Field(ge=0, lt=MAX_SEED)] = Field(
+        default=0,
+        description="master seed of the study's SeedSequence (the same seeds are used at every grid point)",
+    )
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="dotted key path -> values to sweep, e.g. {market.leveraged.leverage_cap: [5, 25, 100]}; "
+        "several keys make a Cartesian product",
+    )
+    thresholds: Annotated[list[Annotated[float, Field(gt=0, le=1)]], Field(min_length=1)] = Field(
+        default_factory=lambda: [0.05, 0.1, 0.2],
+        description="leader (BTC) drawdown thresholds, fractions, for the fragility table",
+    )
+
+    @field_validator("grid")
+    @classmethod
+    def _grid_keys(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key in grid:
+            if not re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*", key):
+                raise ValueError(
+                    f"grid key {key!r} is not a dotted key path like market.leveraged.leverage_cap"
+                )
+            if key.split(".")[0] in {"study", "seed", "name", "description"}:
+                raise ValueError(f"grid key {key!r}: only market and run settings can be swept")
+        return grid
+
+
+class ExperimentConfig(_Strict):
+    """One experiment: run settings at the top level, the market under ``market``, the study in ``study``."""
+
+    name: str = Field(
+        default="experiment", min_length=1, description="name of the experiment (used in reports)"
+    )
+    description: str = Field(default="", description="free text shown in reports and `cascadelab scenarios`")
+    seed: Annotated[int, Field(ge=0, lt=MAX_SEED)] = Field(
+        default=0, description="seed of the run's numpy Generator (same config + seed => identical outputs)"
+    )
+    duration_hours: Annotated[float, Field(gt=0, le=24 * 366)] = Field(
+        default=24.0, description="simulated duration of the run, hours"
+    )
+    dt_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=1.0, description="simulated seconds per step (every rate is scaled by it)"
+    )
+    sample_seconds: Annotated[float, Field(gt=0, le=86_400)] = Field(
+        default=60.0, description="sampling period of the time series, simulated seconds (>= dt_seconds)"
+    )
+    figures: bool = Field(default=True, description="write figures/*.png into the run directory")
+    market: MarketParams = Field(default_factory=MarketParams, description="the market (model.params)")
+    study: StudyParams = Field(default_factory=StudyParams, description="Monte Carlo study settings")
+
+    @model_validator(mode="after")
+    def _run_consistent(self) -> ExperimentConfig:
+        problems: list[str] = []
+        if self.dt_seconds > self.sample_seconds:
+            problems.append(
+                f"dt_seconds: a step ({self.dt_seconds:g} s) must not exceed sample_seconds "
+                f"({self.sample_seconds:g} s)"
+            )
+        if self.duration_hours * 3600 < self.dt_seconds:
+            problems.append(
+                f"duration_hours: the run ({self.duration_hours:g} h) is shorter than one step "
+                f"({self.dt_seconds:g} s)"
+            )
+        for i, shock in enumerate(self.market.shocks):
+            if shock.at_hour >= self.duration_hours:
+                problems.append(
+                    f"market.shocks.{i}.at_hour: the {shock.kind} shock at hour {shock.at_hour:g} is at or "
+                    f"after the end of the run (duration_hours = {self.duration_hours:g})"
+                )
+        venue = self.market.venue.resolved()
+        venue_tiers = venue.tiers
+        if venue_tiers and venue.max_leverage is not None and self.market.venue.max_leverage is not None:
+            tier_max = 1 / venue_tiers[0].imr
+            if venue.max_leverage > tier_max + 1e-9:
+                problems.append(
+                    f"market.venue.max_leverage: {venue.max_leverage:g}x is above the first margin tier's "
+                    f"max leverage 1/imr = {tier_max:g}x"
+                )
+        for i, sym in enumerate(self.market.symbols):
+            tiers = sym.tiers or venue_tiers
+            if sym.max_leverage is not None and tiers:
+                tier_max = 1 / tiers[0].imr
+                if sym.max_leverage > tier_max + 1e-9:
+                    problems.append(
+                        f"market.symbols.{i}.max_leverage: {sym.max_leverage:g}x is above the first margin "
+                        f"tier's max leverage 1/imr = {tier_max:g}x"
+                    )
+        if problems:
+            # Several problems travel as one message; format_validation_error splits them again.
+            raise ValueError("\n".join(problems))
+        return self
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loader with YAML 1.2 floats (``1e-4`` is a number) and duplicate keys rejected."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        try:
+            duplicate = key in seen
+        except TypeError:  # an unhashable key: PyYAML reports it below
+            continue
+        if duplicate:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (line {mark.line + 1})", mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML text with YAML 1.2 number rules (``1e-4`` -> float) and duplicate keys rejected.
+
+    Args:
+        text: the YAML document.
+
+    Returns:
+        The parsed Python value.
+
+    Raises:
+        yaml.YAMLError: on a syntax error or a duplicate key.
+    """
+    return yaml.load(text, Loader=_Loader)
+
+
+def parse_value(text: str) -> Any:
+    """Parse the value of a ``--set`` override or a grid value (YAML, numbers as in YAML 1.2).
+
+    Args:
+        text: the text after ``=``; empty text is an empty string.
+
+    Returns:
+        The parsed value (number, bool, None, string, list or mapping).
+    """
+    if text.strip() == "":
+        return ""
+    try:
+        return parse_yaml(text)
+    except yaml.YAMLError:
+        return text
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """Find a config file: an existing path, or the name of a shipped scenario.
+
+    Args:
+        name_or_path: a file path, or a scenario name such as ``baseline``
+            (``experiments/configs/baseline.yaml``).
+
+    Returns:
+        The path of the YAML file.
+
+    Raises:
+        ConfigError: when neither a file nor a scenario of that name exists.
+    """
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    stem = path.name.removesuffix(".yaml").removesuffix(".yml")
+    if path.parent == Path(".") and (CONFIG_DIR / f"{stem}.yaml").is_file():
+        return CONFIG_DIR / f"{stem}.yaml"
+    names = ", ".join(name for name, _ in list_scenarios())
+    raise ConfigError([f"{name_or_path}: no such file, and not a shipped scenario ({names})"])
+
+
+def load_raw(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file into a plain mapping (not validated yet).
+
+    Args:
+        path: the file, or a scenario name.
+
+    Returns:
+        The top-level mapping.
+
+    Raises:
+        ConfigError: missing or unreadable file, YAML syntax error, or a top level that is not a mapping.
+    """
+    p = resolve_config_path(path)
+    if p.is_dir():
+        raise ConfigError([f"{p}: is a directory, not a YAML config file"])
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{p}: cannot read the file ({exc.__class__.__name__}: {exc})"]) from None
+    try:
+        data = parse_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([f"{p}{where}: invalid YAML: {problem}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{p}: the top level must be a mapping of keys, got a {type(data).__name__}"])
+    return data
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _split_override(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError([f"--set {item}: expected key.path=value"])
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*", key):
+        raise ConfigError([f"--set {item}: {key!r} is not a dotted key path like market.venue.taker_fee"])
+    return key, value
+
+
+def _default_tree() -> dict[str, Any]:
+    return ExperimentConfig().model_dump(mode="json")
+
+
+def set_path(data: dict[str, Any], key: str, value: Any, *, origin: str | None = None) -> None:
+    """Set ``data[a][b][c] = value`` for ``key = "a.b.c"`` (in place); list items by integer index.
+
+    Missing mappings are created; a missing list (one left to its default, like ``market.symbols``) is
+    first filled with the schema's default so that ``market.symbols.0.price_usd`` works on any config.
+
+    Args:
+        data: the raw config mapping, modified in place.
+        key: the dotted key path.
+        value: the value to set (validated later with the whole config).
+        origin: how to name the override in errors (default: the key).
+
+    Raises:
+        ConfigError: the path crosses a scalar, or a list index is not an integer or is out of range.
+    """
+    parts = key.split(".")
+    label = origin or key
+    node: Any = data
+    defaults: Any = _default_tree()
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        here = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise ConfigError([f"{label}: {'.'.join(parts[:depth])} is a list; {part!r} is not an index"])
+            idx = int(part)
+            if idx >= len(node):
+                parent = ".".join(parts[:depth])
+                raise ConfigError(
+                    [f"{label}: {here}: index {idx} out of range ({len(node)} item(s) in {parent})"]
+                )
+            defaults = defaults[idx] if isinstance(defaults, list) and idx < len(defaults) else None
+            if last:
+                node[idx] = value
+                return
+            node = node[idx]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(
+                [f"{label}: {'.'.join(parts[:depth])} is a value, not a section; cannot set {part!r}"]
+            )
+        sub_default = defaults.get(part) if isinstance(defaults, dict) else None
+        if last:
+            node[part] = value
+            return
+        if part not in node or node[part] is None:
+            if isinstance(sub_default, list):
+                node[part] = json.loads(json.dumps(sub_default))
+            else:
+                node[part] = {}
+        node = node[part]
+        defaults = sub_default
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> list[str]:
+    """Apply ``key.path=value`` overrides to a raw config mapping, in order (later ones win).
+
+    Args:
+        data: the raw mapping, modified in place.
+        overrides: items like ``market.venue.taker_fee=4e-4`` (the value is parsed as YAML).
+
+    Returns:
+        Problems found (one line each); empty when every override applied.
+    """
+    problems: list[str] = []
+    for item in overrides:
+        try:
+            key, text = _split_override(item)
+            set_path(data, key, parse_value(text), origin=f"--set {item}")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems
+
+
+# --------------------------------------------------------------------------- error formatting
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The concrete types an annotation may hold (Annotated, Optional and unions removed)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        out: list[Any] = []
+        for arg in get_args(annotation):
+            if arg is not type(None):
+                out.extend(_unwrap(arg))
+        return out
+    return [annotation]
+
+
+def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
+    """The pydantic model class that owns the keys at ``loc`` (None if it is not a model)."""
+    current: Any = ExperimentConfig
+    for part in loc:
+        candidates = _unwrap(current)
+        nxt: Any = None
+        for cand in candidates:
+            origin = get_origin(cand)
+            if isinstance(cand, type) and issubclass(cand, BaseModel) and isinstance(part, str):
+                field = cand.model_fields.get(part)
+                if field is not None:
+                    nxt = field.annotation
+                    break
+            elif origin is list and isinstance(part, int):
+                nxt = get_args(cand)[0]
+                break
+            elif origin is dict and isinstance(part, str):
+                nxt = get_args(cand)[1]
+                break
+        if nxt is None and isinstance(part, str) and part in _SHOCK_CLASSES:
+            nxt = _SHOCK_CLASSES[part]
+        if nxt is None:
+            return None
+        current = nxt
+    for cand in _unwrap(current):
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            return cand
+    return None
+
+
+def _clean_loc(loc: Sequence[str | int]) -> list[str | int]:
+    """Drop pydantic's internal loc items (union tags, validator names)."""
+    out: list[str | int] = []
+    for i, part in enumerate(loc):
+        if isinstance(part, str) and ("[" in part or "(" in part):
+            continue
+        if isinstance(part, str) and part in _SHOCK_CLASSES and i > 0 and isinstance(loc[i - 1], int):
+            continue
+        out.append(part)
+    return out
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_PATH_MSG = re.compile(r"^([A-Za-z_]\w*(?:\.\w+)*): (.+)$", re.S)
+
+
+def format_validation_error(exc: ValidationError, prefix: Sequence[str | int] = ()) -> list[str]:
+    """Turn a pydantic error into lines ``path.to.key: reason``.
+
+    Args:
+        exc: the validation error of :class:`ExperimentConfig` (or a model at ``prefix``).
+        prefix: the path of the validated model inside the experiment config.
+
+    Returns:
+        One line per problem, de-duplicated, in pydantic's order.
+    """
+    lines: list[str] = []
+    for err in exc.errors():
+        loc = [*prefix, *_clean_loc(err["loc"])]
+        kind = err["type"]
+        msg = str(err["msg"])
+        if kind == "extra_forbidden":
+            key = loc[-1] if loc else "?"
+            raw = [p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or "(" in p))]
+            parent = _model_at([*prefix, *raw[:-1]])
+            hint = ""
+            if parent is not None and isinstance(key, str):
+                close = difflib.get_close_matches(key, list(parent.model_fields), n=1)
+                if close:
+                    hint = f" (did you mean {close[0]!r}?)"
+                else:
+                    hint = f" (known keys: {', '.join(parent.model_fields)})"
+            reason = f"unknown key{hint}"
+        elif kind == "missing":
+            reason = "required key is missing"
+        elif kind in ("value_error", "assertion_error"):
+            reason = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        else:
+            reason = msg
+            if "input" in err and not isinstance(err["input"], dict | list):
+                reason += f" (got {_short(err['input'])})"
+        for part in reason.split("\n"):
+            sub_loc = [str(p) for p in loc]
+            match = _PATH_MSG.match(part)
+            if kind == "value_error" and match:
+                head = match.group(1)
+                rel = head.split(".")
+                # A validator at loc X naming a path relative to X ("shocks.0.holder: ...") or absolute
+                # ("market.shocks.0.at_hour: ..."): build the full path once.
+                if rel[: len(sub_loc)] == sub_loc or (rel and rel[0] in ExperimentConfig.model_fields):
+                    path = head
+                else:
+                    path = ".".join([*sub_loc, head])
+                line = f"{path}: {match.group(2)}"
+            else:
+                line = f"{'.'.join(sub_loc) or '(top level)'}: {part}"
+            if line not in lines:
+                lines.append(line)
+    return lines
+
+
+# --------------------------------------------------------------------------- loading and grids
+
+
+def validate_dict(data: Mapping[str, Any]) -> ExperimentConfig:
+    """Validate a raw mapping into an :class:`ExperimentConfig`, including every grid point.
+
+    Args:
+        data: the raw config (as read from YAML, overrides applied).
+
+    Returns:
+        The validated config.
+
+    Raises:
+        ConfigError: one line per problem.
+    """
+    try:
+        cfg = ExperimentConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
+    problems = check_grid(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def load_config(path: str | Path, overrides: Iterable[str] | None = None) -> ExperimentConfig:
+    """Load and validate an experiment config file (or a shipped scenario by name).
+
+    Args:
+        path: a YAML file, or a scenario name such as ``baseline``.
+        overrides: ``key.path=value`` items applied before validation (``--set``).
+
+    Returns:
+        The validated config.
+
+    Raises:
+        ConfigError: one line ``path.to.key: reason`` per problem (file, YAML, overrides, schema, grid).
+    """
+    data = load_raw(path)
+    problems = apply_overrides(data, overrides or [])
+    if problems:
+        raise ConfigError(problems)
+    return validate_dict(data)
+
+
+def config_from(
+    config: ExperimentConfig | Mapping[str, Any] | str | Path, overrides: Iterable[str] | None = None
+) -> ExperimentConfig:
+    """Accept a config object, a raw mapping, a file path or a scenario name.
+
+    Args:
+        config: the experiment.
+        overrides: optional ``key.path=value`` items.
+
+    Returns:
+        A validated :class:`ExperimentConfig`.
+    """
+    overrides = list(overrides or [])
+    if isinstance(config, ExperimentConfig):
+        if not overrides:
+            return config
+        data: dict[str, Any] = config.model_dump(mode="json", exclude_unset=False)
+    elif isinstance(config, Mapping):
+        data = json.loads(json.dumps(dict(config), default=str)) if overrides else dict(config)
+    else:
+        return load_config(config, overrides)
+    problems = apply_overrides(data, overrides)
+    if problems:
+        raise ConfigError(problems)
+    return validate_dict(data)
+
+
+def resolved_dict(cfg: ExperimentConfig, *, seed: int | None = None, study: bool = True) -> dict[str, Any]:
+    """The config as a plain mapping with the venue preset resolved (every number explicit).
+
+    Args:
+        cfg: the config.
+        seed: write this seed instead of ``cfg.seed``.
+        study: include the ``study`` section.
+
+    Returns:
+        A JSON/YAML-safe mapping that validates back to the same experiment.
+    """
+    data = cfg.model_dump(mode="json")
+    data["market"]["venue"] = cfg.market.venue.resolved().model_dump(mode="json")
+    if seed is not None:
+        data["seed"] = int(seed)
+    if not study:
+        data.pop("study", None)
+    return data
+
+
+def dump_yaml(data: Mapping[str, Any]) -> str:
+    """YAML text of a mapping, keys in schema order.
+
+    Args:
+        data: the mapping (JSON-safe values).
+
+    Returns:
+        The YAML document.
+    """
+    return yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=None, width=110)
+
+
+def config_hash(cfg: ExperimentConfig, seed: int, hours: float | None = None) -> str:
+    """Stable id of a run: a hash of the resolved market and run settings plus the seed.
+
+    ``name``, ``description``, ``figures`` and ``study`` do not enter the hash: renaming a study does not
+    invalidate its finished runs.
+
+    Args:
+        cfg: the (grid point's) config.
+        seed: the run's seed.
+        hours: the truncation of the run (``--hours``), None for the full duration.
+
+    Returns:
+        16 hex digits.
+    """
+    data = resolved_dict(cfg, seed=seed, study=False)
+    for key in ("name", "description", "figures"):
+        data.pop(key, None)
+    if hours is not None and hours < cfg.duration_hours:
+        data["hours_run"] = float(hours)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def split_grid_values(text: str) -> list[str]:
+    """Split ``v1,v2,[a,b],{k: v}`` at top-level commas (commas inside brackets or quotes stay).
+
+    Args:
+        text: the part after ``=`` of a ``--grid`` item.
+
+    Returns:
+        The value texts.
+    """
+    out: list[str] = []
+    depth = 0
+    quote: str | None = None
+    cur: list[str] = []
+    for ch in text:
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur).strip())
+    return out
+
+
+def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
+    """Parse ``--grid key=v1,v2,...`` items into a grid mapping.
+
+    Args:
+        items: the command-line items.
+
+    Returns:
+        key path -> list of values (parsed as YAML).
+
+    Raises:
+        ConfigError: an item without ``=`` or without values.
+    """
+    grid: dict[str, list[Any]] = {}
+    problems: list[str] = []
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not text.strip():
+            problems.append(f"--grid {item}: expected key.path=value1,value2,...")
+            continue
+        grid[key] = [parse_value(v) for v in split_grid_values(text)]
+    if problems:
+        raise ConfigError(problems)
+    return grid
+
+
+def grid_points(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """The Cartesian product of a grid, in a stable order (keys as given, values as listed).
+
+    Args:
+        grid: key path -> values.
+
+    Returns:
+        One mapping key -> value per point; ``[{}]`` for an empty grid.
+    """
+    keys = list(grid)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def point_config(cfg: ExperimentConfig, point: Mapping[str, Any]) -> ExperimentConfig:
+    """The config of one grid point (validated).
+
+    Args:
+        cfg: the study's base config.
+        point: key path -> value.
+
+    Returns:
+        The validated config with the point's values set.
+
+    Raises:
+        ConfigError: lines prefixed with the grid point.
+    """
+    data = cfg.model_dump(mode="json")
+    data["study"] = {}
+    label = ", ".join(f"{k}={v!r}" for k, v in point.items())
+    problems: list[str] = []
+    for key, value in point.items():
+        try:
+            set_path(data, key, value, origin=f"study.grid {key}")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        out = ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            [f"study.grid [{label}]: {line}" for line in format_validation_error(exc)]
+        ) from None
+    return out.model_copy(update={"study": cfg.study})
+
+
+def check_grid(cfg: ExperimentConfig, grid: Mapping[str, Sequence[Any]] | None = None) -> list[str]:
+    """Validate every grid point of a study before anything runs.
+
+    Args:
+        cfg: the base config.
+        grid: the grid to check (default: ``cfg.study.grid``).
+
+    Returns:
+        Problem lines (empty when every point is a valid config).
+    """
+    grid = cfg.study.grid if grid is None else grid
+    problems: list[str] = []
+    for key, values in grid.items():
+        if not values:
+            problems.append(f"study.grid.{key}: needs at least one value")
+    if problems:
+        return problems
+    for point in grid_points(grid):
+        try:
+            point_config(cfg, point)
+        except ConfigError as exc:
+            problems.extend(p for p in exc.problems if p not in problems)
+    return problems
+
+
+def list_scenarios() -> list[tuple[str, str]]:
+    """The shipped scenarios: (name, description), sorted by name.
+
+    Returns:
+        Pairs read from ``experiments/configs/*.yaml`` (description empty when unreadable).
+    """
+    out: list[tuple[str, str]] = []
+    for path in sorted(CONFIG_DIR.glob("*.yaml")):
+        desc = ""
+        try:
+            data = parse_yaml(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                desc = " ".join(str(data.get("description", "")).split())
+        except (OSError, yaml.YAMLError):
+            desc = "(unreadable)"
+        out.append((path.stem, desc))
+    return out

@@ -1,0 +1,406 @@
+"""Seaborn/matplotlib figures of a run and of a study (Agg backend: no display needed).
+
+Run figures (one PNG each, under ``figures/``): ``price_<SYM>.png`` (mid and index with liquidation
+markers), ``open_interest.png``, ``funding.png``, ``depth.png``, ``liquidations.png``,
+``insurance_fund.png``, ``sentiment.png``. Study figures: ``fragility.png`` (probabilities with confidence
+intervals against the swept parameter), ``liquidated.png`` and ``drawdowns.png``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+_DPI = 110
+_LONG = "#d62728"
+_SHORT = "#2ca02c"
+
+
+def _time_axis(ts: pd.DataFrame) -> tuple[str, float]:
+    """Column label and divisor to show simulated time in minutes, hours or days."""
+    span = float(ts["time_s"].max() - ts["time_s"].min()) if len(ts) else 0.0
+    if span > 4 * 86_400:
+        return "simulated time (days)", 86_400.0
+    if span > 3 * 3600:
+        return "simulated time (hours)", 3600.0
+    return "simulated time (minutes)", 60.0
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+    return path
+
+
+def _symbols(ts: pd.DataFrame) -> list[str]:
+    return [str(s) for s in pd.unique(ts["symbol"])] if "symbol" in ts else []
+
+
+def _usd_formatter(value: float, _pos: int | None = None) -> str:
+    return format_usd(value)
+
+
+def format_usd(value: float | None) -> str:
+    """Compact dollars: ``$1.23B``, ``$4.5M``, ``$12.3K``, ``$950``.
+
+    Args:
+        value: an amount in USD (None or NaN -> ``-``).
+
+    Returns:
+        The text.
+    """
+    if value is None or not np.isfinite(value):
+        return "-"
+    sign = "-" if value < 0 else ""
+    v = abs(float(value))
+    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if v >= div:
+            return f"{sign}${v / div:.3g}{unit}"
+    return f"{sign}${v:.3g}" if v < 100 else f"{sign}${v:.0f}"
+
+
+def price_figure(ts: pd.DataFrame, liq: pd.DataFrame, symbol: str, path: Path) -> Path:
+    """Mid and index price of one symbol with a marker per liquidation (size ~ sqrt(notional)).
+
+    Args:
+        ts: the run's time series (long format).
+        liq: the run's liquidation events.
+        symbol: the symbol to draw.
+        path: the PNG to write.
+
+    Returns:
+        ``path``.
+    """
+    label, div = _time_axis(ts)
+    g = ts[ts["symbol"] == symbol]
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    ax.plot(g["time_s"] / div, g["mid"], lw=1.1, color="#1f77b4", label="mid")
+    if "index" in g:
+        ax.plot(g["time_s"] / div, g["index"], lw=0.8, ls="--", color="#7f7f7f", label="index")
+    if len(liq) and "symbol" in liq:
+        ev = liq[liq["symbol"] == symbol]
+        if len(ev):
+            notional = ev["notional_usd"].astype(float).to_numpy()
+            size = 8 + 60 * np.sqrt(notional / max(float(notional.max()), 1.0))
+            for side, color, marker in (("long", _LONG, "v"), ("short", _SHORT, "^")):
+                mask = (ev["side"] == side).to_numpy()
+                if mask.any():
+                    ax.scatter(
+                        ev["time_s"].to_numpy()[mask] / div,
+                        ev["price_usd"].to_numpy()[mask],
+                        s=size[mask],
+                        c=color,
+                        marker=marker,
+                        alpha=0.55,
+                        lw=0,
+                        label=f"{side}s liquidated ({int(mask.sum())})",
+                    )
+    ax.set_title(f"{symbol}: price and liquidations")
+    ax.set_xlabel(label)
+    ax.set_ylabel("USD")
+    ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)
+
+
+def _per_symbol_panels(
+    ts: pd.DataFrame,
+    column: str,
+    title: str,
+    ylabel: str,
+    path: Path,
+    *,
+    scale: float = 1.0,
+    usd: bool = False,
+) -> Path:
+    label, div = _time_axis(ts)
+    symbols = _symbols(ts)
+    fig, axes = plt.subplots(
+        len(symbols), 1, figsize=(10, 2.3 * len(symbols) + 0.6), sharex=True, squeeze=False
+    )
+    palette = sns.color_palette(n_colors=max(len(symbols), 1))
+    for ax, sym, color in zip(axes[:, 0], symbols, palette, strict=False):
+        g = ts[ts["symbol"] == sym]
+        sns.lineplot(x=g["time_s"] / div, y=g[column] * scale, ax=ax, color=color, lw=1.1)
+        ax.set_ylabel(f"{sym}\n{ylabel}")
+        ax.set_xlabel("")
+        if usd:
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
+    axes[-1, 0].set_xlabel(label)
+    axes[0, 0].set_title(title)
+    return _save(fig, path)
+
+
+def liquidation_bars(ts: pd.DataFrame, path: Path) -> Path:
+    """Long and short liquidation notional per sampling interval, one panel per symbol.
+
+    Args:
+        ts: the run's time series (``liq_long_usd``, ``liq_short_usd`` per sample).
+        path: the PNG to write.
+
+    Returns:
+        ``path``.
+    """
+    label, div = _time_axis(ts)
+    symbols = _symbols(ts)
+    fig, axes = plt.subplots(
+        len(symbols), 1, figsize=(10, 2.3 * len(symbols) + 0.6), sharex=True, squeeze=False
+    )
+    for ax, sym in zip(axes[:, 0], symbols, strict=False):
+        g = ts[ts["symbol"] == sym]
+        t = (g["time_s"] / div).to_numpy()
+        width = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+        ax.bar(t, g["liq_long_usd"], width=width, color=_LONG, label="longs")
+        ax.bar(t, -g["liq_short_usd"], width=width, color=_SHORT, label="shorts (below 0)")
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_ylabel(f"{sym}\nUSD")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
+    axes[0, 0].legend(loc="best", fontsize=8)
+    axes[0, 0].set_title("liquidated notional per sampling interval")
+    axes[-1, 0].set_xlabel(label)
+    return _save(fig, path)
+
+
+def _global_series(ts: pd.DataFrame, column: str) -> pd.DataFrame:
+    """A market-wide column (one value per time): the first symbol's rows."""
+    first = _symbols(ts)[0]
+    return ts.loc[ts["symbol"] == first, ["time_s", column]]
+
+
+def insurance_fund_figure(ts: pd.DataFrame, path: Path) -> Path:
+    """The insurance fund's balance over time.
+
+    Args:
+        ts: the run's time series.
+        path: the PNG to write.
+
+    Returns:
+        ``path``.
+    """
+    label, div = _time_axis(ts)
+    g = _global_series(ts, "insurance_fund_usd")
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    sns.lineplot(x=g["time_s"] / div, y=g["insurance_fund_usd"], ax=ax, color="#9467bd")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
+    ax.set_title("insurance fund")
+    ax.set_xlabel(label)
+    ax.set_ylabel("USD")
+    return _save(fig, path)
+
+
+def sentiment_figure(ts: pd.DataFrame, path: Path) -> Path:
+    """The fear-and-greed index (0-100) and the macro risk factor.
+
+    Args:
+        ts: the run's time series.
+        path: the PNG to write.
+
+    Returns:
+        ``path``.
+    """
+    label, div = _time_axis(ts)
+    g = _global_series(ts, "sentiment")
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    ax.axhspan(0, 25, color=_LONG, alpha=0.08)
+    ax.axhspan(75, 100, color=_SHORT, alpha=0.08)
+    sns.lineplot(x=g["time_s"] / div, y=g["sentiment"], ax=ax, color="#ff7f0e", label="fear & greed")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("fear & greed (0-100)")
+    ax.set_xlabel(label)
+    if "macro" in ts:
+        m = _global_series(ts, "macro")
+        ax2 = ax.twinx()
+        ax2.plot(m["time_s"] / div, m["macro"], color="#17becf", lw=0.9, label="macro factor")
+        ax2.set_ylabel("macro factor")
+        ax2.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title("sentiment and macro risk factor")
+    return _save(fig, path)
+
+
+def run_figures(ts: pd.DataFrame, liq: pd.DataFrame, adl: pd.DataFrame, fig_dir: str | Path) -> list[Path]:
+    """Render every figure of a run.
+
+    Args:
+        ts: sampled time series (long format, one row per time and symbol).
+        liq: liquidation events.
+        adl: ADL events (drawn on the price panels' titles only through the report's tables).
+        fig_dir: directory for the PNGs (created).
+
+    Returns:
+        The files written, in report order.
+    """
+    out = Path(fig_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if ts.empty:
+        return []
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.85)
+    paths: list[Path] = []
+    for sym in _symbols(ts):
+        paths.append(price_figure(ts, liq, sym, out / f"price_{sym}.png"))
+    paths.append(
+        _per_symbol_panels(
+            ts, "open_interest_usd", "open interest", "USD", out / "open_interest.png", usd=True
+        )
+    )
+    paths.append(
+        _per_symbol_panels(ts, "funding_rate", "funding rate", "bps", out / "funding.png", scale=1e4)
+    )
+    paths.append(
+        _per_symbol_panels(
+            ts, "depth_1pct_usd", "book depth within 1% of mid", "USD", out / "depth.png", usd=True
+        )
+    )
+    paths.append(liquidation_bars(ts, out / "liquidations.png"))
+    paths.append(insurance_fund_figure(ts, out / "insurance_fund.png"))
+    paths.append(sentiment_figure(ts, out / "sentiment.png"))
+    return paths
+
+
+# --------------------------------------------------------------------------- study
+
+
+def _x_values(frag: pd.DataFrame, keys: Sequence[str]) -> tuple[str, pd.Series, bool]:
+    """The x column of a fragility plot: the first grid key (numeric or categorical), or the point index."""
+    if keys:
+        col = keys[0]
+        x = frag[col]
+        numeric = bool(pd.api.types.is_numeric_dtype(x)) and not pd.api.types.is_bool_dtype(x)
+        return col, x, numeric
+    return "grid point", frag["point"], False
+
+
+def fragility_figure(
+    frag: pd.DataFrame,
+    keys: Sequence[str],
+    thresholds: Sequence[float],
+    path: Path,
+    *,
+    log_x: bool | None = None,
+) -> Path:
+    """Fragility curves: P(cascade) and P(leader drawdown >= t) with Wilson intervals vs the swept parameter.
+
+    Args:
+        frag: the fragility table (one row per grid point).
+        keys: the grid keys (the first is the x axis, the second the hue).
+        thresholds: drawdown thresholds (fractions).
+        path: the PNG to write.
+        log_x: logarithmic x axis (default: when the numeric x spans more than a factor of 20).
+
+    Returns:
+        ``path``.
+    """
+    from experiments.montecarlo import threshold_label
+
+    metrics = [("cascade", "P(cascade)")] + [
+        (f"drawdown_{threshold_label(t)}", f"P(leader drawdown >= {t:.0%})") for t in thresholds
+    ]
+    xcol, x, numeric = _x_values(frag, keys)
+    hue_key = keys[1] if len(keys) > 1 else None
+    groups: list[tuple[Any, pd.DataFrame]] = (
+        list(frag.groupby(hue_key, sort=False)) if hue_key else [(None, frag)]
+    )
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), sharey=True, squeeze=False)
+    palette = sns.color_palette(n_colors=max(len(groups), 1))
+    positions = {v: i for i, v in enumerate(pd.unique(x))}
+    for ax, (metric, title) in zip(axes[0], metrics, strict=False):
+        for (hue_value, g), color in zip(groups, palette, strict=False):
+            gx = g[xcol] if keys else g["point"]
+            xs = gx.to_numpy(dtype=float) if numeric else np.array([positions[v] for v in gx], dtype=float)
+            p = g[f"p_{metric}"].to_numpy(dtype=float)
+            lo = g[f"p_{metric}_lo"].to_numpy(dtype=float)
+            hi = g[f"p_{metric}_hi"].to_numpy(dtype=float)
+            order = np.argsort(xs)
+            label = f"{hue_key}={hue_value}" if hue_key else None
+            ax.plot(xs[order], p[order], marker="o", color=color, label=label)
+            ax.fill_between(xs[order], lo[order], hi[order], color=color, alpha=0.2, lw=0)
+        ax.set_title(title)
+        ax.set_xlabel(xcol)
+        ax.set_ylim(-0.02, 1.02)
+        if not numeric:
+            ax.set_xticks(list(positions.values()), [str(v) for v in positions], rotation=30)
+        elif log_x or (
+            log_x is None and len(x) and float(x.min()) > 0 and float(x.max()) / float(x.min()) > 20
+        ):
+            ax.set_xscale("log")
+    axes[0, 0].set_ylabel("probability (95% Wilson interval)")
+    if hue_key:
+        axes[0, -1].legend(fontsize=8)
+    return _save(fig, path)
+
+
+def study_figures(
+    results: pd.DataFrame,
+    frag: pd.DataFrame,
+    keys: Sequence[str],
+    thresholds: Sequence[float],
+    fig_dir: str | Path,
+) -> list[Path]:
+    """Render the figures of a Monte Carlo study.
+
+    Args:
+        results: one row per run (``results.parquet``).
+        frag: the fragility table.
+        keys: the grid keys.
+        thresholds: drawdown thresholds (fractions).
+        fig_dir: directory for the PNGs (created).
+
+    Returns:
+        The files written.
+    """
+    out = Path(fig_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.85)
+    paths: list[Path] = []
+    if frag.empty:
+        return paths
+    paths.append(fragility_figure(frag, keys, thresholds, out / "fragility.png"))
+    ok = results[results["status"] == "ok"] if "status" in results else results
+    if ok.empty:
+        return paths
+    xcol = keys[0] if keys else "point"
+    hue = keys[1] if len(keys) > 1 else None
+    data = ok.copy()
+    data[xcol] = data[xcol].astype(str) if xcol in data else data["point"].astype(str)
+    if hue:
+        data[hue] = data[hue].astype(str)
+    if "liquidated_usd" in data:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11's deprecated `vert`
+            warnings.simplefilter("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*vert.*")
+            sns.boxplot(data=data, x=xcol, y="liquidated_usd", hue=hue, ax=ax, showfliers=True, fliersize=2)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
+        ax.set_title("liquidated notional per run")
+        ax.set_ylabel("USD")
+        paths.append(_save(fig, out / "liquidated.png"))
+    if (
+        "leader_max_drawdown_pct" in data
+        and "alt_max_drawdown_pct" in data
+        and data["alt_max_drawdown_pct"].notna().any()
+    ):
+        fig, ax = plt.subplots(figsize=(6, 5))
+        sns.scatterplot(
+            data=data, x="leader_max_drawdown_pct", y="alt_max_drawdown_pct", hue=xcol, ax=ax, s=18
+        )
+        lim = float(
+            np.nanmax(data[["leader_max_drawdown_pct", "alt_max_drawdown_pct"]].to_numpy(dtype=float))
+        )
+        ax.plot([0, lim], [0, lim], ls="--", color="grey", lw=0.8)
+        ax.set_xlabel("leader max drawdown (%)")
+        ax.set_ylabel("worst alt max drawdown (%)")
+        ax.set_title("contagion: alt vs leader drawdown")
+        paths.append(_save(fig, out / "drawdowns.png"))
+    return paths

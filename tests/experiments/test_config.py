@@ -1,0 +1,341 @@
+"""Experiment configs: schema, YAML loading, overrides, and one readable line per problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from experiments.config import (
+    CONFIG_DIR,
+    ConfigError,
+    ExperimentConfig,
+    check_grid,
+    config_from,
+    config_hash,
+    grid_points,
+    list_scenarios,
+    load_config,
+    parse_grid,
+    parse_value,
+    resolved_dict,
+    split_grid_values,
+)
+
+BASE = """\
+name: t
+seed: 3
+duration_hours: 2
+market:
+  leveraged: {count: 10}
+"""
+
+# (id, YAML text, overrides, expected fragments of the error lines)
+BAD_CONFIGS: list[tuple[str, str, list[str], list[str]]] = [
+    (
+        "unknown top-level key",
+        BASE + "durations_hours: 3\n",
+        [],
+        ["durations_hours: unknown key (did you mean 'duration_hours'?)"],
+    ),
+    (
+        "unknown nested key",
+        BASE,
+        ["market.leveraged.leverage_cpa=5"],
+        ["market.leveraged.leverage_cpa: unknown key (did you mean 'leverage_cap'?)"],
+    ),
+    (
+        "unknown key in a shock names the kind's keys",
+        BASE + "  shocks:\n    - {kind: index_jump, at_hour: 1, symbol: BTC, pct: -0.1, size: 2}\n",
+        [],
+        ["market.shocks.0.size: unknown key", "symbol"],
+    ),
+    ("wrong type", BASE, ["duration_hours=abc"], ["duration_hours: Input should be a valid number", "'abc'"]),
+    (
+        "wrong type int",
+        BASE,
+        ["market.leveraged.count=2.5"],
+        ["market.leveraged.count: Input should be a valid integer"],
+    ),
+    (
+        "mmr >= imr",
+        BASE,
+        ["market.symbols.0.tiers=[{max_notional_usd: 1e6, mmr: 0.05, imr: 0.04}]"],
+        ["market.symbols.0.tiers.0: mmr (0.05) must be below imr (0.04)"],
+    ),
+    (
+        "tick_size <= 0",
+        BASE,
+        ["market.symbols.0.tick_size_usd=0"],
+        ["market.symbols.0.tick_size_usd: Input should be greater than 0"],
+    ),
+    (
+        "tick x lot x 1e6 not an integer",
+        BASE,
+        ["market.symbols.1.tick_size_usd=0.0001", "market.symbols.1.lot_size=0.001"],
+        ["market.symbols.1: tick_size_usd x lot_size x 1e6 must be an integer"],
+    ),
+    (
+        "symbol leverage above its first tier",
+        BASE,
+        ["market.symbols.0.max_leverage=150"],
+        ["market.symbols.0.max_leverage: 150x is above the first margin tier's max leverage 1/imr = 125x"],
+    ),
+    (
+        "venue leverage above its first tier",
+        BASE,
+        ["market.venue.max_leverage=200"],
+        ["market.venue.max_leverage: 200x is above the first margin tier's max leverage"],
+    ),
+    (
+        "every leverage choice above the venue's max",
+        BASE,
+        [
+            "market.venue.preset=hyperliquid_like",
+            "market.leveraged.leverage_choices=[50, 100]",
+            "market.leveraged.leverage_weights=[1, 1]",
+        ],
+        ["market.leveraged.leverage_choices: every usable leverage exceeds BTC's max leverage 40"],
+    ),
+    (
+        "shock after the end of the run",
+        BASE
+        + "  shocks:\n    - {kind: macro_risk_off, at_hour: 1}\n    - {kind: whale_sale, at_hour: 2.5}\n",
+        [],
+        [
+            "market.shocks.1.at_hour: the whale_sale shock at hour 2.5 is at or after the end of the run "
+            "(duration_hours = 2)"
+        ],
+    ),
+    (
+        "duplicate symbol",
+        BASE,
+        ["market.symbols.2.name=BTC"],
+        ["market.symbols: duplicate symbol name(s) ['BTC']"],
+    ),
+    (
+        "whale sale without a large holder",
+        BASE + "  large_holders: {count: 0}\n  shocks:\n    - {kind: whale_sale, at_hour: 1}\n",
+        [],
+        ["market.shocks.0.holder: whale_sale needs large holder 0, but large_holders.count is 0"],
+    ),
+    (
+        "maker withdrawal without makers",
+        BASE + "  market_makers: {count: 0}\n  shocks:\n    - {kind: maker_withdrawal, at_hour: 1}\n",
+        [],
+        ["market.shocks.0: maker_withdrawal needs market_makers.count > 0"],
+    ),
+    (
+        "index jump on an unknown symbol",
+        BASE + "  shocks:\n    - {kind: index_jump, at_hour: 1, symbol: DOGE, pct: -0.2}\n",
+        [],
+        ["market.shocks.0.symbol: unknown symbol 'DOGE'"],
+    ),
+    (
+        "unknown shock kind",
+        BASE + "  shocks:\n    - {kind: rug_pull, at_hour: 1}\n",
+        [],
+        ["market.shocks.0: Input tag 'rug_pull'"],
+    ),
+    (
+        "missing required key",
+        BASE + "  shocks:\n    - {kind: macro_risk_off}\n",
+        [],
+        ["market.shocks.0.at_hour: required key is missing"],
+    ),
+    (
+        "bad venue preset",
+        BASE,
+        ["market.venue.preset=ftx_like"],
+        ["market.venue.preset: Input should be 'binance_like' or 'hyperliquid_like'"],
+    ),
+    ("negative seed", BASE, ["seed=-1"], ["seed: Input should be greater than or equal to 0"]),
+    ("seed too large", BASE, [f"seed={2**63}"], ["seed: Input should be less than 9223372036854775808"]),
+    (
+        "dt above sample",
+        BASE,
+        ["dt_seconds=120"],
+        ["dt_seconds: a step (120 s) must not exceed sample_seconds (60 s)"],
+    ),
+    (
+        "study seeds zero",
+        BASE,
+        ["study.seeds=0"],
+        ["study.seeds: Input should be greater than or equal to 1"],
+    ),
+    (
+        "grid point invalid",
+        BASE + "study:\n  grid: {market.leveraged.leverage_cap: [5, -1]}\n",
+        [],
+        [
+            "study.grid [market.leveraged.leverage_cap=-1]: "
+            "market.leveraged.leverage_cap: Input should be greater than 0"
+        ],
+    ),
+    (
+        "grid key unknown",
+        BASE + "study:\n  grid: {market.leveraged.leveragecap: [5]}\n",
+        [],
+        [
+            "study.grid [market.leveraged.leveragecap=5]: "
+            "market.leveraged.leveragecap: unknown key (did you mean 'leverage_cap'?)"
+        ],
+    ),
+    (
+        "override index out of range",
+        BASE,
+        ["market.symbols.5.price_usd=1"],
+        ["market.symbols.5: index 5 out of range (3 item(s) in market.symbols)"],
+    ),
+    (
+        "override without =",
+        BASE,
+        ["market.leveraged.count"],
+        ["--set market.leveraged.count: expected key.path=value"],
+    ),
+    ("override through a value", BASE, ["seed.x=1"], ["seed is a value, not a section"]),
+    ("YAML not a mapping", "- 1\n- 2\n", [], ["the top level must be a mapping of keys, got a list"]),
+    ("YAML syntax error", "name: [unclosed\n", [], ["invalid YAML"]),
+    ("YAML duplicate key", "name: a\nname: b\n", [], ["duplicate key 'name'"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "overrides", "expected"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS]
+)
+def test_bad_config_names_the_key_and_the_reason(
+    tmp_path: Path, yaml_text: str, overrides: list[str], expected: list[str]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, overrides)
+    text = "\n".join(info.value.problems)
+    for fragment in expected:
+        assert fragment in text, f"{fragment!r} not in:\n{text}"
+    assert all("\n" not in line for line in info.value.problems)
+
+
+def test_at_least_fifteen_bad_configs() -> None:
+    assert len(BAD_CONFIGS) >= 15
+
+
+def test_several_problems_are_all_reported(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE + "foo: 1\nbar: 2\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["dt_seconds=-1"])
+    joined = "\n".join(info.value.problems)
+    assert "foo: unknown key" in joined and "bar: unknown key" in joined and "dt_seconds:" in joined
+    assert len(info.value.problems) == 3
+
+
+def test_missing_and_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file, and not a shipped scenario"):
+        load_config(tmp_path / "absent.yaml")
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(ConfigError, match=r"cannot read the file|invalid YAML"):
+        load_config(binary)
+
+
+def test_empty_file_is_all_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("")
+    assert load_config(path) == ExperimentConfig()
+
+
+def test_yaml_exponent_floats_are_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE + "  venue: {taker_fee: 4e-4, maker_fee: 1e-4}\n")
+    cfg = load_config(path)
+    assert cfg.market.venue.taker_fee == pytest.approx(4e-4)
+    assert cfg.market.venue.maker_fee == pytest.approx(1e-4)
+    assert parse_value("1e-4") == pytest.approx(1e-4)
+    assert parse_value("1E5") == 1e5
+    assert parse_value("'1e-4'") == "1e-4"  # quoted stays a string
+    assert parse_value("12") == 12 and isinstance(parse_value("12"), int)
+
+
+def test_overrides_are_applied_and_validated(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE)
+    cfg = load_config(
+        path,
+        [
+            "market.venue.taker_fee=1e-4",
+            "market.symbols.0.price_usd=50000",
+            "market.contagion.cross_margin=false",
+            "market.shocks=[{kind: whale_sale, at_hour: 1, fraction: 0.2}]",
+            "market.leveraged.support_spacing_usd.BTC=2500",
+            "seed=7",
+            "seed=8",
+        ],
+    )
+    assert cfg.market.venue.taker_fee == pytest.approx(1e-4)
+    assert cfg.market.symbols[0].price_usd == 50000
+    assert [s.name for s in cfg.market.symbols] == ["BTC", "ETH", "SOL"]
+    assert cfg.market.contagion.cross_margin is False
+    assert cfg.market.shocks[0].kind == "whale_sale"
+    assert cfg.market.leveraged.support_spacing_usd["BTC"] == 2500
+    assert cfg.market.leveraged.count == 10  # from the file
+    assert cfg.seed == 8  # later overrides win
+
+
+def test_scenarios_are_found_by_name() -> None:
+    names = [name for name, _ in list_scenarios()]
+    for required in (
+        "baseline",
+        "whale_dump",
+        "macro_risk_off",
+        "seed_selloff",
+        "flash_crash",
+        "leverage_sweep",
+    ):
+        assert required in names
+        assert load_config(required).name == required
+    assert load_config("baseline.yaml").name == "baseline"
+    assert all(desc for _, desc in list_scenarios())
+
+
+def test_resolved_dict_round_trips_with_the_preset_filled(tmp_path: Path) -> None:
+    cfg = load_config("flash_crash", ["market.venue.taker_fee=3e-4"])
+    data = resolved_dict(cfg, seed=99)
+    assert data["seed"] == 99
+    venue = data["market"]["venue"]
+    assert venue["taker_fee"] == pytest.approx(3e-4)
+    assert venue["funding_interval_hours"] == 1.0  # from the hyperliquid_like preset
+    again = config_from(data)
+    assert again.seed == 99 and again.market.venue.funding_interval_hours == 1.0
+    assert config_hash(again, 5) == config_hash(config_from(resolved_dict(again)), 5)
+
+
+def test_run_id_is_stable_and_depends_on_what_matters() -> None:
+    cfg = load_config("baseline")
+    h = config_hash(cfg, 1)
+    assert h == config_hash(load_config("baseline"), 1)
+    assert h == config_hash(config_from(cfg, ["name=renamed", "description=x"]), 1)
+    assert h != config_hash(cfg, 2)
+    assert h != config_hash(config_from(cfg, ["market.leveraged.leverage_cap=10"]), 1)
+    assert h != config_hash(cfg, 1, hours=0.5)
+
+
+def test_grid_parsing_and_points() -> None:
+    assert split_grid_values("1,2,[3,4],{a: 1, b: 2},'x,y'") == ["1", "2", "[3,4]", "{a: 1, b: 2}", "'x,y'"]
+    grid = parse_grid(
+        ["market.leveraged.leverage_cap=5,25", "market.venue.preset=binance_like,hyperliquid_like"]
+    )
+    assert grid["market.leveraged.leverage_cap"] == [5, 25]
+    points = grid_points(grid)
+    assert len(points) == 4
+    assert points[1] == {"market.leveraged.leverage_cap": 5, "market.venue.preset": "hyperliquid_like"}
+    assert grid_points({}) == [{}]
+    assert check_grid(ExperimentConfig(), grid) == []
+    with pytest.raises(ConfigError, match=r"expected key\.path=value1,value2"):
+        parse_grid(["market.leveraged.leverage_cap"])
+
+
+def test_shipped_configs_directory() -> None:
+    assert (CONFIG_DIR / "README.md").is_file()
