@@ -245,7 +245,7 @@ class CryptoMarket(mesa.Model):
             # the open interest the market starts with is balanced among the traders: trend and noise
             # traders take the side that offsets the dip buyers' longs and the bounce shorts, so that
             # positions unwinding over the run are not a one-sided flow (the desk takes the residual)
-            mix_of: dict[str, float] = dict(lev.strategy_mix)
+            mix_of: dict[str, float] = {str(k): v for k, v in lev.strategy_mix.items()}
             share = {k: mix_of.get(k, 0.0) / sum(mix_of.values()) for k in STRATEGIES}
             free = share["trend"] + share["noise"]
             seeded_long_prob = (

@@ -494,12 +494,12 @@ class OrderBook:
                     lots = 0
                     break
             left = level[0] - taken
-            if left:
+            if left:  # orders still rest here, so the incoming order is done (or expired)
                 level[0] = left
                 del fifo[:done]  # one slice deletion for all the consumed entries
-            else:  # nothing rests at this price any more (entries still in the fifo are cancelled ones)
-                del levels[price]
-                del keys[0]
+                break
+            del levels[price]  # nothing rests at this price any more (entries left are cancelled ones)
+            del keys[0]
             if not lots:
                 break
         if fills:
