@@ -35,6 +35,7 @@ class MarketMaker(Trader):
         symbols: symbols it quotes from this account.
         loss_limit_usd: drawdown from the equity peak at which it withdraws.
         inventory_limit_usd: gross inventory per symbol at which it stops quoting the growing side.
+        shared_budget: one risk budget for all its symbols (else one per symbol, same capital).
     """
 
     def __init__(
@@ -44,6 +45,7 @@ class MarketMaker(Trader):
         symbols: list[int],
         loss_limit_usd: float,
         inventory_limit_usd: float,
+        shared_budget: bool = True,
     ) -> None:
         super().__init__(model, capital_usd, isolated=False, leverage=10.0)
         self.symbols = symbols
@@ -54,36 +56,57 @@ class MarketMaker(Trader):
         self.withdrawn_until = -1.0
         self.withdrawals = 0
         self._budget_period_end = 3600.0
+        self.shared_budget = shared_budget
+        self._symbol_out_until: dict[int, float] = {}
         self._last_ref: dict[int, float] = {}
         self._last_pos: dict[int, int] = {}
         self._n_quotes: dict[int, int] = {}
 
     def step(self) -> None:
-        """Check limits, then requote every symbol that needs it."""
+        """Check the risk budget, then requote every symbol that needs it.
+
+        With a shared budget (the contagion channel) the loss limit applies to the whole account and
+        the inventory budget to all symbols together: a loss or inventory in BTC pulls and thins the alt
+        quotes too. With separate budgets each symbol has its share of the limits (in proportion to its
+        liquidity) and withdraws alone, on its own unrealised loss; the capital is the same.
+        """
         view = self.model.view
         now = view.time_s
         if now < self.withdrawn_until:
             return
-        equity = self.equity_usd()
-        if now >= self._budget_period_end:  # a new hourly risk-budget period
-            self.peak_equity = equity
-            self._budget_period_end = now + 3600.0
-        self.peak_equity = max(self.peak_equity, equity)
-        if self.peak_equity - equity > self.loss_limit_usd:
-            self.withdraw(now, self._p.withdraw_seconds)
-            self.peak_equity = equity  # a new budget period after the pause
-            return
-        # the share of the risk budget in use: across all symbols when they share one budget
-        pos_row = self.exchange.ledger.pos[self.account].tolist()
-        tv = self.exchange.tick_value_micro
+        ex = self.exchange
+        pos_row = ex.ledger.pos[self.account].tolist()
+        tv = ex.tick_value_micro
         scale = self.model.liquidity_scale
         used = [
             abs(pos_row[s]) * view.mid_ticks[s] * tv[s] / MICRO / (self.inventory_limit_usd * scale[s])
             for s in self.symbols
         ]
-        budget_used = min(sum(used) / len(used), 1.0)
-        for s in self.symbols:
-            self._quote(view, s, budget_used, pos_row[s])
+        if self.shared_budget:
+            equity = self.equity_usd()
+            if now >= self._budget_period_end:  # a new hourly risk-budget period
+                self.peak_equity = equity
+                self._budget_period_end = now + 3600.0
+            self.peak_equity = max(self.peak_equity, equity)
+            if self.peak_equity - equity > self.loss_limit_usd:
+                self.withdraw(now, self._p.withdraw_seconds)
+                self.peak_equity = equity  # a new budget period after the pause
+                return
+            budget_used = min(sum(used) / len(used), 1.0)
+            for s in self.symbols:
+                self._quote(view, s, budget_used, pos_row[s])
+            return
+        total_scale = sum(scale[s] for s in self.symbols)
+        for i, s in enumerate(self.symbols):
+            if now < self._symbol_out_until.get(s, -1.0):
+                continue
+            if ex.unrealised_usd(self.account, s) < -self.loss_limit_usd * scale[s] / total_scale:
+                ex.cancel_all(self.account, s, stops=False)
+                self._symbol_out_until[s] = now + self._p.withdraw_seconds
+                self._last_ref.pop(s, None)
+                self.withdrawals += 1
+                continue
+            self._quote(view, s, min(used[i], 1.0), pos_row[s])
 
     def withdraw(self, now: float, seconds: float) -> None:
         """Cancel every quote and stay out for ``seconds``."""

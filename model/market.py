@@ -181,18 +181,18 @@ class CryptoMarket(mesa.Model):
         desk_notional = 0.0
 
         mm = p.market_makers
-        shared = mm.multi_symbol and p.contagion.shared_mm_budget
-        if mm.multi_symbol and not shared:
-            groups = [[s] for _ in range(mm.count) for s in range(S)]
-            scale = 1.0 / S
-        elif mm.multi_symbol:
-            groups = [list(range(S)) for _ in range(mm.count)]
-            scale = 1.0
-        else:
-            groups = [[i % S] for i in range(mm.count)]
-            scale = 1.0
+        # makers quote every symbol from one account; the contagion switch decides whether that
+        # account has one risk budget across symbols or one per symbol (same capital either way)
+        groups = [list(range(S)) if mm.multi_symbol else [i % S] for i in range(mm.count)]
         for syms in groups:
-            MarketMaker(self, mm.capital_usd * scale, syms, mm.loss_limit_usd * scale, mm.inventory_limit_usd)
+            MarketMaker(
+                self,
+                mm.capital_usd,
+                syms,
+                mm.loss_limit_usd,
+                mm.inventory_limit_usd,
+                shared_budget=p.contagion.shared_mm_budget,
+            )
         self.makers = self.agents_by_type[MarketMaker] if groups else mesa.AgentSet([], random=self.random)
 
         bg = p.background

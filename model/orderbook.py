@@ -17,8 +17,8 @@ Vocabulary (after ABIDES and the venues' APIs):
 
 Invariants (tested by a Hypothesis state machine in ``tests/model/test_orderbook_state.py``):
 the book is never crossed after a message; orders at one price fill first-in first-out; lots are
-conserved (submitted = filled + resting + cancelled + reduced + dropped); level totals equal the sum of their
-resting orders.
+conserved (submitted = filled + resting + cancelled + reduced + dropped); level totals equal the sum
+of their resting orders.
 
 Implementation notes (internals, free to change; the speed is measured by ``benchmarks/orderbook.py``).
 A resting order is an *entry*, the list ``[lots, oid, owner, side, price]``, indexed by ``oid`` and
@@ -27,10 +27,10 @@ depth queries never walk orders, and the list of its entries in time priority. A
 entry's lots in place (lazy deletion, O(1)); the matching loop drops zeroed entries when it meets them,
 and a compaction sweeps the levels when cancelled entries pile up (so memory stays proportional to the
 resting orders). Matching consumes entries at the front of a level and deletes them with one slice
-deletion per level. The prices holding a level are kept per side in an ascending list of *keys* with
-the best first: an ask's key is its price, a bid's key its negated price. So the best level is
-``keys[0]`` (CPython 3.11 specialises indexing by a non-negative constant, not by -1), and the buy and
-sell code differ only in that sign.
+deletion per level. The prices holding a level are kept per side in an ascending list of *keys*, best
+first: an ask's key is its price, a bid's key its negated price, so ``bisect``/``insort`` work on both
+sides, the best level is ``keys[0]`` (CPython 3.11 specialises indexing by a non-negative constant, not
+by -1) and removing it is ``del keys[0]`` (a short memmove: a side holds tens to hundreds of levels).
 """
 
 from __future__ import annotations
@@ -98,8 +98,10 @@ _Entry = list[int]
 _Level = list  # [int, list[_Entry]]; a list rather than a tuple because the total is updated in place
 
 # A compaction (dropping cancelled entries from the fifos) runs once the cancels since the last one exceed
-# both _COMPACT_MIN_DEAD and _COMPACT_RATIO x the resting orders: it costs O(entries) = O(cancels since the
-# last one), so O(1) per cancel amortised, and cancelled entries never outnumber live ones by more than that.
+# both _COMPACT_MIN_DEAD and _COMPACT_RATIO x the orders resting at the last one. It costs O(entries in the
+# fifos) = O(those cancels), so O(1) per cancel amortised, and it bounds the cancelled entries kept alive.
+# Without it, a level that never trades but always holds one order (a deep support bid) would keep every
+# order ever cancelled there: a market maker requoting each second leaves 86,400 of them a day.
 _COMPACT_MIN_DEAD = 32768
 _COMPACT_RATIO = 2
 
@@ -198,7 +200,7 @@ class OrderBook:
                 return []
             else:
                 fills = []
-            # rest the rest (inlined): index it, queue it at its level, create the level if new
+            # rest the remainder (inlined): index it, queue it at its level, create the level if new
             entry = [lots, oid, owner, BUY, price_ticks]
             orders[oid] = entry
             level = self._bids.get(price_ticks)

@@ -74,8 +74,10 @@ def replay(book: OrderBook, rows: list[Row]) -> dict[str, Any]:
         elif kind == CANCEL:
             cancel(oid)
             continue
-        else:
+        elif kind == MARKET:
             fills = market(oid, 0, side, qty)
+        else:
+            raise ValueError(f"unknown message type {kind} (order {oid})")
         if fills:
             n_fills += len(fills)
             for f in fills:

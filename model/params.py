@@ -381,7 +381,7 @@ def default_symbols() -> list[SymbolParams]:
         ),
         SymbolParams(
             name="SOL", price_usd=150, tick_size_usd=0.01, lot_size=0.1, index_vol_per_day=0.04,
-            btc_beta=0.6, liquidity_scale=0.25, spot_impact_per_musd=0.002,
+            btc_beta=0.6, liquidity_scale=0.25, spot_impact_per_musd=0.002, max_leverage=50,
         ),
     ]  # fmt: skip
 
