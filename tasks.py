@@ -52,7 +52,8 @@ def main(argv: list[str]) -> int:
         return subprocess.call([*cmd, *rest], cwd=ROOT)
     if job == "test":
         py = ensure_env("dev,cluster")
-        return subprocess.call([str(py), "-m", "pytest", *rest], cwd=ROOT)
+        workers = [] if any(arg.startswith("-n") for arg in rest) else ["-n", "2"]  # 2 cores: 2 workers
+        return subprocess.call([str(py), "-m", "pytest", *workers, *rest], cwd=ROOT)
     print(__doc__)
     return 0 if job == "help" else 2
 

@@ -104,7 +104,8 @@ def test_btc_shock_spreads_to_alts_only_through_the_channels() -> None:
     btc_on, btc_off = mean([r["dd"]["BTC"] for r in on]), mean([r["dd"]["BTC"] for r in off])
     print(f"\nBTC -8% index jump: BTC dd {btc_on:.2f}% (channels on) / {btc_off:.2f}% (off)")
     print(
-        f"  alt dd {alt_on:.2f}% every channel on, {alt_no_spot:.2f}% spot coupling off, {alt_off:.2f}% all off"
+        f"  alt dd {alt_on:.2f}% every channel on, {alt_no_spot:.2f}% spot coupling off, "
+        f"{alt_off:.2f}% all off"
     )
     assert btc_on > 6.0 and btc_off > 6.0  # the shock hits BTC either way
     assert alt_on > 3.0 and alt_on > 4.0 * alt_off  # a BTC-only shock moves ETH and SOL
