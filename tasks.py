@@ -26,20 +26,29 @@ def _venv_python(env_dir: Path) -> Path:
 
 
 def ensure_env(extras: str, env_dir: Path = ROOT / ".venv", python: str | None = None) -> Path:
-    """Create ``env_dir`` and install the project with ``extras`` unless it is already up to date."""
-    stamp_text = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    """Create ``env_dir`` and install the project with ``extras`` unless that is already done.
+
+    A stamp file records the hash of ``pyproject.toml`` and the extras installed; an environment with
+    more extras than asked for is reused as it is.
+    """
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = {e for e in extras.split(",") if e}
     stamp = env_dir / ".cascadelab-stamp"
     py = _venv_python(env_dir)
-    if py.exists() and stamp.exists() and stamp.read_text() == stamp_text:
-        return py
-    if python is None:
-        venv.EnvBuilder(with_pip=True, clear=py.exists() is False).create(env_dir)
-    else:
-        subprocess.run([python, "-m", "venv", str(env_dir)], check=True)
+    if py.exists() and stamp.exists():
+        lines = stamp.read_text().split("\n")
+        installed = {e for e in lines[1].split(",") if e} if len(lines) > 1 else set()
+        if lines[0] == digest and wanted <= installed:
+            return py
+    if not py.exists():
+        if python is None:
+            venv.EnvBuilder(with_pip=True).create(env_dir)
+        else:
+            subprocess.run([python, "-m", "venv", str(env_dir)], check=True)
     pip = [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "-U", "pip"], check=True)
-    subprocess.run([*pip, "-e", f".[{extras}]" if extras else "."], check=True, cwd=ROOT)
-    stamp.write_text(stamp_text)
+    subprocess.run([*pip, "-e", f".[{','.join(sorted(wanted))}]" if wanted else "."], check=True, cwd=ROOT)
+    stamp.write_text(digest + "\n" + ",".join(sorted(wanted)))
     return py
 
 
