@@ -82,8 +82,8 @@ class LeveragedTrader(Trader):
             gain = (view.mark_ticks[s] / entry - 1.0) * (1 if pos > 0 else -1)
             if gain >= self._p.take_profit or view.time_s - self.entry_time.get(s, 0.0) > self.holding_s:
                 return ("close", s, 0)
-            # panic: in extreme fear longs are cut (the sentiment channel)
-            panic = pos > 0 and view.sentiment < 15.0 and self.model.params.contagion.sentiment
+            # capitulation: in extreme fear losing longs are cut (the sentiment channel)
+            panic = pos > 0 and gain < 0 and view.sentiment < 15.0 and self.model.params.contagion.sentiment
             if panic and self.model.rng.random() < (15.0 - view.sentiment) / 30.0:
                 return ("close", s, 0)
         if holding:
