@@ -348,10 +348,17 @@ class LiquidationEngine(mesa.Agent):
             ex.ledger.move_position(account, Ledger.FUND, s, lots, bp)
             self._record(account, s, pos, lots, bp, bp, bp * lots * tv, 0, -loss_at_mark, "takeover")
         else:
-            self._adl(account, s, pos, lots, bp)
+            left = self._adl(account, s, pos, lots, bp)
+            if left:  # nobody left to deleverage against: the fund takes the rest (bad debt if it must)
+                ex.ledger.move_position(account, Ledger.FUND, s, left, bp)
+                loss = direction * (bp - mark) * left * tv
+                self._record(account, s, pos, left, bp, bp, bp * left * tv, 0, -loss, "takeover")
 
-    def _adl(self, account: int, s: int, pos: int, lots: int, bp: int) -> None:
-        """Close ``lots`` of ``account``'s position against ranked opposite positions at ``bp``."""
+    def _adl(self, account: int, s: int, pos: int, lots: int, bp: int) -> int:
+        """Close ``lots`` of ``account``'s position against ranked opposite positions at ``bp``.
+
+        Returns the lots that found no counterparty (0 unless the opposite side is empty).
+        """
         ex = self.exchange
         led = ex.ledger
         n = led.n
@@ -360,7 +367,7 @@ class LiquidationEngine(mesa.Agent):
         opp[Ledger.FUND] = False
         cands = np.flatnonzero(opp)
         if len(cands) == 0:
-            return
+            return lots
         upnl, notional, _mm = self._position_arrays(cands)
         cost_abs = np.abs(led.cost[cands, s] * ex.tick_value_micro[s]).astype(np.float64)
         pnl_frac = upnl[:, s] / np.maximum(cost_abs, 1.0)
@@ -394,6 +401,7 @@ class LiquidationEngine(mesa.Agent):
             left -= take
             if not left:
                 break
+        return left
 
     def _record(
         self,

@@ -91,8 +91,8 @@ def test_leverage_amplifies_a_whale_sale_through_liquidations() -> None:
 # --------------------------------------------------------------------------- 3. contagion
 
 
-def _contagion(switches: dict[str, bool]) -> list[dict[str, Any]]:
-    return [run({"shocks": BTC_CRASH, "contagion": switches}, seed, 0.3) for seed in SEEDS]
+def _contagion(switches: dict[str, bool], seeds: tuple[int, ...] = SEEDS) -> list[dict[str, Any]]:
+    return [run({"shocks": BTC_CRASH, "contagion": switches}, seed, 0.3) for seed in seeds]
 
 
 def test_btc_shock_spreads_to_alts_only_through_the_channels() -> None:
@@ -229,3 +229,30 @@ def test_statistics_agree_across_time_steps(hours: float) -> None:
         assert out[10.0][key] == pytest.approx(out[1.0][key], rel=0.3), key
     assert out[1.0]["liq_share"] < 0.02 and out[10.0]["liq_share"] < 0.02
     assert np.isfinite(out[10.0]["vol"])
+
+
+# --------------------------------------------------------------------------- the long versions
+
+
+@pytest.mark.slow
+def test_leverage_amplification_over_many_seeds() -> None:
+    seeds = tuple(range(1, 11))
+    levered = [run({"shocks": WHALE_SALE}, seed, 0.5)["dd"]["BTC"] for seed in seeds]
+    unlevered = [
+        run({"shocks": WHALE_SALE, "leveraged": {"leverage_cap": 1}}, seed, 0.5)["dd"]["BTC"]
+        for seed in seeds
+    ]
+    print(f"\n10 seeds: BTC drawdown {mean(levered):.2f}% levered vs {mean(unlevered):.2f}% at 1x")
+    assert mean(levered) > 1.25 * mean(unlevered)
+    assert sum(a > b for a, b in zip(levered, unlevered, strict=True)) >= 7
+
+
+@pytest.mark.slow
+def test_perp_channel_ablation_over_many_seeds() -> None:
+    seeds = tuple(range(1, 9))
+    perp_only = {"index_coupling": False}
+    base = mean([alt_dd(r) for r in _contagion(perp_only, seeds)])
+    for ch in CHANNELS[:-1]:
+        without = mean([alt_dd(r) for r in _contagion({**perp_only, ch: False}, seeds)])
+        print(f"\n8 seeds, {ch} off: alt dd {without:.2f}% vs {base:.2f}%")
+        assert without < base, ch

@@ -377,3 +377,25 @@ def test_only_the_failing_isolated_position_is_liquidated() -> None:
     assert int(ex.ledger.iso_margin[iso, 0]) == 0
     assert engine.liquidatable().tolist() == []
     check_books(ex)
+
+
+def test_adl_with_no_counterparty_left_falls_back_to_the_fund_and_bad_debt() -> None:
+    """The only short is the fund's own position: ADL finds nobody, so the fund takes the long."""
+    ex, engine = market(maker_fee=0.0, taker_fee=0.0, liquidation_fee=0.0, insurance_fund_usd=0.0)
+    longer = ex.open_account(1_000, leverage=20)
+    ex.seed_position(longer, FUND, 0, 30, 50_000)  # the fund is short 30 lots (it took them over earlier)
+    ex.ledger.withdraw(FUND, 1_200 * USD)  # the fund has paid out before: its balance is -$1,200
+    ex.mark_ticks[0] = 45_000.0
+    # the long: 1,000 - 30 x 5,000 x $0.01 = -$500, bankrupt at 46,667; the fund's equity is
+    # -1,200 + 1,500 = $300 < the $500 a takeover costs at the mark, so ADL is due, but the only short
+    # is the fund itself
+    engine.step()
+    assert engine.adl_events == []
+    assert ex.position_lots(longer, 0) == 0
+    assert ex.position_lots(FUND, 0) == 0  # the fund's short and the taken-over long net out
+    assert [e["kind"] for e in events(engine)] == ["takeover"]
+    # the fund takes the long at 46,667 (the tick rounded up): it ends flat at 300 - 30 x 1,667 x $0.01
+    # = -$200.10, which the exchange injects as bad debt
+    assert ex.ledger.bad_debt_micro == pytest.approx(200_100_000, abs=2)
+    assert min(equities_usd(ex)) >= -1e-5
+    check_books(ex)
