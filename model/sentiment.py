@@ -12,6 +12,11 @@ import math
 from model.params import SentimentParams
 
 WARMUP_SECONDS = 600.0  # the volatility baseline is learnt from the first minutes
+Z_CLIP = 3.0
+
+
+def _clip(z: float) -> float:
+    return max(-Z_CLIP, min(Z_CLIP, z))
 
 
 class FearGreedIndex:
@@ -56,7 +61,9 @@ class FearGreedIndex:
         hour_vol = max(base_vol_1s * 60.0, 1e-6)
         z_ret = return_1h / hour_vol
         z_liq = liq_share_per_hour / 0.005  # 0.5% of OI per hour is a heavy liquidation hour
-        z_fund = funding_rate / 0.0001
+        # funding is clipped to +-Z_CLIP: a rate pinned at its cap during a long discount (60x the normal
+        # rate) must not hold the index at extreme fear for days after the market has calmed
+        z_fund = _clip(funding_rate / 0.0001)
         raw = (
             p.weight_return * z_ret
             - p.weight_vol * z_vol
