@@ -289,12 +289,7 @@ def run_report_markdown(
                 ],
             ),
         ]
-    if figures:
-        lines += ["## Figures", ""]
-        for rel in figures:
-            title = Path(rel).stem.replace("_", " ")
-            lines += [f"### {title}", "", f"![{title}]({rel})", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return _finish(lines, figures)
 
 
 def _shock_text(shock: Mapping[str, Any]) -> str:
@@ -427,12 +422,7 @@ def study_report_markdown(
                 ],
             ),
         ]
-    if figures:
-        lines += ["## Figures", ""]
-        for rel in figures:
-            title = Path(rel).stem.replace("_", " ")
-            lines += [f"### {title}", "", f"![{title}]({rel})", ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return _finish(lines, figures)
 
 
 def _prob_ci(rec: Mapping[Any, Any], metric: str) -> str:
@@ -551,3 +541,13 @@ def dumps(obj: Any) -> str:
         The text.
     """
     return json.dumps(obj, indent=2, default=str)
+
+
+def _finish(lines: list[str], figures: Sequence[str]) -> str:
+    """Append the figures section (one heading and image per figure path) and join the report."""
+    if figures:
+        lines += ["## Figures", ""]
+        for rel in figures:
+            title = Path(rel).stem.replace("_", " ")
+            lines += [f"### {title}", "", f"![{title}]({rel})", ""]
+    return "\n".join(lines).rstrip() + "\n"
