@@ -5,10 +5,18 @@ threshold and sell above it, hedging on spot, which anchors the perp to spot and
 their hedges move the index in turn (``Exchange.spot_flow``). Noise traders post small limit orders
 around the mid (depth), send occasional market orders (volume), cancel their oldest orders, and cut a
 position that has grown too large. Together they make an ordinary market when nothing is happening.
+
+Value traders are the slow money of a multi-day run: they compare the perp with the index's exogenous
+path (fundamental value: news and macro drift, without the moves that arbitrage and spot impact add),
+build a position against the gap once it exceeds a threshold, up to their capital at a full gap, and
+unwind it once the price is back at value (never buying above value nor selling below it). They wait
+while the price is still falling fast (momentum must stop first), so a cascade runs its course over
+minutes and value returns over hours to days.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -113,3 +121,61 @@ class NoiseTrader(Trader):
         res = ex.submit(self.account, self.symbol, side, lots, price_ticks=price)
         if res.status == "resting" and res.oid is not None:
             self._resting.append(res.oid)
+
+
+class ValueTrader(Trader):
+    """Slow money that buys the perp below fundamental value and sells it above (the long-run anchor).
+
+    Its target position is ``-sign(gap) x capital x clip((|gap| - threshold) / (full_gap - threshold), 0, 1)``
+    with ``gap = log(mid / value)``; each decision trades toward the target by at most ``value_order_usd``
+    (both scaled by the symbol's ``liquidity_scale``), with an IOC that never pays through value.
+
+    Args:
+        model: the market.
+        capital_usd: collateral; also the largest position it takes (1x), USD.
+        symbol: the symbol it trades.
+        rate_per_s: decisions per second.
+    """
+
+    def __init__(self, model: CryptoMarket, capital_usd: float, symbol: int, rate_per_s: float) -> None:
+        super().__init__(model, capital_usd, leverage=2.0, rate_per_s=rate_per_s)
+        self.symbol = symbol
+        self._p = model.params.background
+
+    def target_usd(self, view: MarketView) -> float:
+        """The signed position it wants at the current gap to value, USD (long > 0)."""
+        p = self._p
+        s = self.symbol
+        gap = math.log(view.mid_ticks[s] / view.value_ticks[s])
+        weight = min(max((abs(gap) - p.value_threshold) / (p.value_full_gap - p.value_threshold), 0.0), 1.0)
+        return -math.copysign(weight, gap) * self.capital_usd * self.model.liquidity_scale[s]
+
+    def decide(self, view: MarketView) -> tuple[int, int, int] | None:
+        """(side, lots, limit ticks) toward the target position, or None."""
+        p = self._p
+        s = self.symbol
+        mid = view.mid_ticks[s]
+        ex = self.exchange
+        target_usd = self.target_usd(view)
+        want = ex.usd_to_lots(s, abs(target_usd), mid) * (1 if target_usd > 0 else -1)
+        diff = want - self.position(s)
+        order = ex.usd_to_lots(s, p.value_order_usd * self.model.liquidity_scale[s], mid)
+        lots = min(abs(diff), order)
+        if lots < 1:
+            return None
+        hour = view.ret(s, 3600.0)
+        value = view.value_ticks[s]
+        if diff > 0:
+            if hour < -p.value_falling_knife:
+                return None  # no catching a falling knife: wait until the selling slows
+            # never pays more than value: a short is covered, and a long built, only at value or below
+            return (BUY, lots, max(1, math.floor(min(mid * 1.002, value))))
+        if hour > p.value_falling_knife:
+            return None
+        # never sells below value: a long bought at a discount is unwound at value, not dumped on the way up
+        return (SELL, lots, math.ceil(max(mid * 0.998, value)))
+
+    def act(self, intent: tuple[int, int, int]) -> None:
+        """An IOC limited near the mid and never through value."""
+        side, lots, limit = intent
+        self.exchange.submit(self.account, self.symbol, side, lots, price_ticks=limit, tif=IOC)

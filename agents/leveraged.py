@@ -128,7 +128,7 @@ class LeveragedTrader(Trader):
             if view.ret(src, 3600.0) < -0.01 and view.ret(s, p.lookback_seconds) > 0.0:
                 return SELL
             return None
-        bias = p.long_bias + 0.3 * view.macro
+        bias = p.long_bias + 0.3 * p.macro_sensitivity * view.macro
         if self.model.params.contagion.sentiment:
             bias += (view.sentiment - 50.0) / 200.0
         prob_long = min(max(0.5 + 0.5 * bias, 0.02), 0.98)
@@ -136,7 +136,7 @@ class LeveragedTrader(Trader):
 
     def _accept_long(self, view: MarketView) -> bool:
         """Fear and risk-off make long entries rarer (sentiment and macro channels)."""
-        appetite = 1.0 + 0.5 * view.macro
+        appetite = 1.0 + 0.5 * self._p.macro_sensitivity * view.macro
         if self.model.params.contagion.sentiment:
             appetite *= 0.6 + 0.8 * view.sentiment / 100.0
         return bool(self.model.rng.random() < min(max(appetite, 0.0), 1.0))
@@ -162,7 +162,9 @@ class LeveragedTrader(Trader):
         else:
             view = self.model.view
             price = view.mid_ticks[s]
-            lots = ex.usd_to_lots(s, self._entry_notional_usd(s, self.equity_usd()), price)
+            # risk-off lowers the leverage taken on either side (demand for leverage shrinks)
+            shrink = max(1.0 - self._p.risk_off_deleveraging * max(-view.macro, 0.0), 0.0)
+            lots = ex.usd_to_lots(s, self._entry_notional_usd(s, self.equity_usd()) * shrink, price)
             if lots < 1:
                 return
             res = ex.submit(self.account, s, side, lots)

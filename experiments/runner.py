@@ -265,9 +265,8 @@ def run(
     if cfg.seed != seed:
         cfg = cfg.model_copy(update={"seed": seed})
 
-    from model.metrics import summarize
-
     from model.market import CryptoMarket
+    from model.metrics import summarize
 
     end_s = (hours if hours is not None else cfg.duration_hours) * 3600.0
     n_steps = max(1, math.ceil(end_s / cfg.dt_seconds - 1e-9))

@@ -307,6 +307,14 @@ class Exchange:
         """Index price in USD."""
         return self.index_ticks[symbol] * self.tick_size_usd[symbol]
 
+    def index_path_ticks(self, symbol: int) -> float:
+        """The index's exogenous path (drivers: news, macro drift), without its endogenous deviation.
+
+        The index is this path times ``exp(dev)``, where ``dev`` is what basis arbitrage and spot impact
+        added and spot resilience has not yet decayed; value traders read the path as fundamental value.
+        """
+        return self.index_ticks[symbol] * math.exp(-self._index_dev[symbol])
+
     def depth_within_usd(self, symbol: int, fraction: float) -> tuple[float, float]:
         """Resting (bid, ask) notional in USD within ``fraction`` of the mid."""
         bid_lots, ask_lots = self.books[symbol].depth_within(fraction)

@@ -23,7 +23,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from agents.background import FundamentalTrader, NoiseTrader
+from agents.background import FundamentalTrader, NoiseTrader, ValueTrader
 from agents.large_holder import LargeHolder
 from agents.leveraged import STRATEGIES, LeveragedTrader
 from agents.market_maker import MarketMaker
@@ -69,6 +69,7 @@ class MarketView:
         self.time_s = 0.0
         self.mid_ticks = [exchange.mid_ticks(s) for s in range(n)]
         self.index_ticks = list(exchange.index_ticks)
+        self.value_ticks = [exchange.index_path_ticks(s) for s in range(n)]  # fundamental value
         self.mark_ticks = exchange.mark_ticks  # the exchange's array (live)
         self.sentiment = 50.0
         self.macro = 0.0
@@ -90,6 +91,7 @@ class MarketView:
         for s in range(ex.n_symbols):
             self.mid_ticks[s] = ex.mid_ticks(s)
             self.index_ticks[s] = ex.index_ticks[s]
+            self.value_ticks[s] = ex.index_path_ticks(s)
         logs = np.log(np.asarray(self.mid_ticks, dtype=np.float64))
         prev = self._hist[self._pos]
         self._pos = (self._pos + 1) % self._len
@@ -203,6 +205,11 @@ class CryptoMarket(mesa.Model):
         for i in range(bg.noise_count):
             self._clocked.append(
                 NoiseTrader(self, bg.capital_usd / 4, i % S, bg.noise_orders_per_hour / 3600)
+            )
+
+        for i in range(bg.value_count):
+            self._clocked.append(
+                ValueTrader(self, bg.value_capital_usd, i % S, bg.value_orders_per_hour / 3600)
             )
 
         lh = p.large_holders
@@ -373,6 +380,7 @@ class CryptoMarket(mesa.Model):
             share,
             self.exchange.funding_rate[0],
             self.view.base_vol_1s[0],
+            math.log(max(self.view.mid_ticks[0], 1e-9)) if self.params.sentiment.weight_trend else None,
         )
 
     # ------------------------------------------------------------------ recording

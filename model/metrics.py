@@ -205,6 +205,48 @@ def stylized_facts(prices: ArrayLike) -> dict[str, float]:
     }
 
 
+def deleveraging_profile(timeseries: pd.DataFrame, symbol: str = "BTC") -> dict[str, float]:
+    """The figures ``MARKET_FACTS.md`` §1 gives for a multi-week deleveraging, measured on one symbol.
+
+    Liquidation windows are trailing sums of the sampled long/short liquidated notional; the ratios say
+    how persistent the clearing is: a one-day crash has ``week_over_day`` near 1 and ``total_over_week``
+    near 1, a clearing spread evenly over a month near 7 and 4.3. §1 reports about 9 (the quoted day was
+    not the worst) and 2.
+
+    Returns:
+        ``return_pct``, ``max_drawdown_pct``, ``min_price_usd``, ``oi_change_pct``,
+        ``long_liq_max_day_usd``, ``long_liq_max_week_usd``, ``long_liq_total_usd``,
+        ``week_over_day``, ``total_over_week``, ``long_share`` (long / all liquidated notional),
+        ``days_with_long_liq`` (days whose long liquidations exceed 5% of the worst day's).
+    """
+    g = symbol_frame(timeseries, symbol)
+    mid = g["mid"].to_numpy(dtype=np.float64)
+    t = g["time_s"].to_numpy(dtype=np.float64)
+    longs = g["liq_long_usd"].to_numpy(dtype=np.float64)
+    shorts = g["liq_short_usd"].to_numpy(dtype=np.float64)
+    day = rolling_liquidations(timeseries, symbol, 86_400.0)["liq_long_usd"].to_numpy()
+    week = rolling_liquidations(timeseries, symbol, 7 * 86_400.0)["liq_long_usd"].to_numpy()
+    total = float(longs.sum())
+    max_day = float(day.max()) if len(day) else 0.0
+    max_week = float(week.max()) if len(week) else 0.0
+    daily = pd.Series(longs).groupby((t // 86_400.0).astype(np.int64)).sum().to_numpy()
+    oi0, oi1 = float(g["open_interest_usd"].iloc[0]), float(g["open_interest_usd"].iloc[-1])
+    liquidated = total + float(shorts.sum())
+    return {
+        "return_pct": float((mid[-1] / mid[0] - 1.0) * 100.0),
+        "max_drawdown_pct": max_drawdown(mid) * 100.0,
+        "min_price_usd": float(np.nanmin(mid)),
+        "oi_change_pct": float((oi1 / oi0 - 1.0) * 100.0) if oi0 > 0 else 0.0,
+        "long_liq_max_day_usd": max_day,
+        "long_liq_max_week_usd": max_week,
+        "long_liq_total_usd": total,
+        "week_over_day": max_week / max_day if max_day > 0 else 0.0,
+        "total_over_week": total / max_week if max_week > 0 else 0.0,
+        "long_share": total / liquidated if liquidated > 0 else 0.0,
+        "days_with_long_liq": int((daily > 0.05 * max_day).sum()) if max_day > 0 else 0,
+    }
+
+
 def summarize(timeseries: pd.DataFrame, liquidations: pd.DataFrame, adl: pd.DataFrame) -> dict[str, Any]:
     """Per-symbol metrics and the cascades of a run (the keys of ``summary.json``).
 

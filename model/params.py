@@ -209,6 +209,16 @@ class LeveragedTraderParams(StrictModel):
     long_bias: Annotated[float, Field(ge=-1, le=1)] = Field(
         0.1, description="tilt of noise entries toward longs (+1 all long, -1 all short)"
     )
+    macro_sensitivity: Annotated[float, Field(ge=0)] = Field(
+        1.0,
+        description="scales how the macro factor tilts entries: per unit, noise entries' long/short tilt "
+        "moves by 0.3 x this and the appetite for longs by 0.5 x this",
+    )
+    risk_off_deleveraging: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0,
+        description="share by which new positions shrink per unit of risk-off (negative macro): risk-off "
+        "lowers the leverage traders take, so open interest falls as positions turn over; 0: no effect",
+    )
     lookback_seconds: PositiveFloat = Field(900, description="return window a trend trader reads")
     trend_threshold: PositiveFloat = Field(0.004, description="|log-return| that makes a trend trader act")
     support_spacing_usd: dict[str, PositiveFloat] = Field(
@@ -280,7 +290,7 @@ class LargeHolderParams(StrictModel):
 
 
 class BackgroundParams(StrictModel):
-    """Ordinary flow: value traders who trade toward the index, and noise traders."""
+    """Ordinary flow: basis arbitrageurs who trade toward the index, noise traders, and slow value money."""
 
     fundamental_count: Annotated[int, Field(ge=0)] = 60
     fundamental_orders_per_hour: PositiveFloat = 60
@@ -291,6 +301,35 @@ class BackgroundParams(StrictModel):
     noise_size_usd: PositiveFloat = 5_000
     noise_market_share: Fraction = Field(0.3, description="share of noise orders sent as market orders")
     capital_usd: PositiveFloat = 2_000_000
+    value_count: Annotated[int, Field(ge=0)] = Field(
+        0,
+        description="slow value investors who buy below the index's fundamental path and sell above it "
+        "(the long-run anchor of multi-day runs); 0: none",
+    )
+    value_capital_usd: PositiveFloat = Field(
+        20_000_000, description="capital per value investor: its largest position (1x), USD"
+    )
+    value_orders_per_hour: PositiveFloat = Field(2.0, description="decisions per hour per value investor")
+    value_order_usd: PositiveFloat = Field(500_000, description="largest order per decision, USD")
+    value_threshold: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.01, description="discount (or premium) to fundamental value below which they hold no position"
+    )
+    value_full_gap: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.10, description="discount (or premium) at which their position reaches their whole capital"
+    )
+    value_falling_knife: Annotated[float, Field(gt=0)] = Field(
+        0.02,
+        description="they do not buy while the last hour fell more than this, nor sell while it rose "
+        "more (they wait for momentum to stop)",
+    )
+
+    @model_validator(mode="after")
+    def _value_band(self) -> BackgroundParams:
+        if self.value_full_gap <= self.value_threshold:
+            raise ValueError(
+                f"value_full_gap ({self.value_full_gap}) must exceed value_threshold ({self.value_threshold})"
+            )
+        return self
 
 
 # --------------------------------------------------------------------------- drivers, sentiment, channels
@@ -316,6 +355,12 @@ class SentimentParams(StrictModel):
     weight_vol: float = 1.0
     weight_liquidations: float = 1.0
     weight_funding: float = 0.5
+    weight_trend: float = Field(
+        0.0,
+        description="weight of the leader's multi-day trend (log-price against its slow average, in units "
+        "of the calm volatility over that horizon); 0: the index reads only the last hour",
+    )
+    trend_halflife_hours: PositiveFloat = Field(72.0, description="half-life of the trend's slow average")
 
 
 class ContagionParams(StrictModel):

@@ -27,6 +27,7 @@ class FearGreedIndex:
         self.value = 50.0
         self.normal_vol: float | None = None  # slow average of volatility: "normal" for this market
         self.elapsed_s = 0.0
+        self.trend_anchor: float | None = None  # slow average of the leader's log-price
 
     def update(
         self,
@@ -36,6 +37,7 @@ class FearGreedIndex:
         liq_share_per_hour: float,
         funding_rate: float,
         base_vol_1s: float,
+        log_price: float | None = None,
     ) -> float:
         """Advance the index.
 
@@ -46,6 +48,7 @@ class FearGreedIndex:
             liq_share_per_hour: liquidated notional per hour as a fraction of open interest.
             funding_rate: leader's current funding rate per interval.
             base_vol_1s: the leader's calm volatility per sqrt(second) (normalisation of returns).
+            log_price: the leader's log-price, for the multi-day trend term (None: no trend term).
         """
         p = self.p
         self.elapsed_s += dt_s
@@ -64,8 +67,19 @@ class FearGreedIndex:
         # funding is clipped to +-Z_CLIP: a rate pinned at its cap during a long discount (60x the normal
         # rate) must not hold the index at extreme fear for days after the market has calmed
         z_fund = _clip(funding_rate / 0.0001)
+        z_trend = 0.0
+        if log_price is not None:
+            horizon_s = p.trend_halflife_hours * 3600.0
+            if self.trend_anchor is None:
+                self.trend_anchor = log_price
+            self.trend_anchor += (1.0 - math.exp(-math.log(2.0) * dt_s / horizon_s)) * (
+                log_price - self.trend_anchor
+            )
+            # a grind lower over days is fear even when no single hour is dramatic
+            z_trend = _clip((log_price - self.trend_anchor) / max(base_vol_1s * math.sqrt(horizon_s), 1e-9))
         raw = (
-            p.weight_return * z_ret
+            p.weight_trend * z_trend
+            + p.weight_return * z_ret
             - p.weight_vol * z_vol
             - p.weight_liquidations * z_liq
             + p.weight_funding * z_fund

@@ -149,6 +149,18 @@ BAD_CONFIGS: list[tuple[str, str, list[str], list[str]]] = [
         ["market.venue.preset=ftx_like"],
         ["market.venue.preset: Input should be 'binance_like' or 'hyperliquid_like'"],
     ),
+    (
+        "value band inverted",
+        BASE,
+        ["market.background.value_threshold=0.2", "market.background.value_full_gap=0.1"],
+        ["market.background: value_full_gap (0.1) must exceed value_threshold (0.2)"],
+    ),
+    (
+        "entry cut above one",
+        BASE,
+        ["market.leveraged.risk_off_deleveraging=1.5"],
+        ["market.leveraged.risk_off_deleveraging: Input should be less than or equal to 1"],
+    ),
     ("negative seed", BASE, ["seed=-1"], ["seed: Input should be greater than or equal to 0"]),
     ("seed too large", BASE, [f"seed={2**63}"], ["seed: Input should be less than 9223372036854775808"]),
     (
