@@ -1,4 +1,10 @@
-"""Seaborn/matplotlib figures of a run and of a study (Agg backend: no display needed).
+"""Seaborn/matplotlib figures of a run and of a study, written as PNG files.
+
+Figures are plain ``matplotlib.figure.Figure`` objects, not pyplot's: drawing them neither selects a
+backend nor registers them with pyplot, so importing this module in a notebook leaves inline plotting as
+it was, and a long study's figures are freed when written. The seaborn style applies only inside
+:func:`run_figures` and :func:`study_figures` (a context, not ``set_theme``), so it never leaks into the
+caller's own plots.
 
 Run figures (one PNG each, under ``figures/``): ``price_<SYM>.png`` (mid and index with liquidation
 markers), ``open_interest.png``, ``funding.png``, ``depth.png``, ``liquidations.png``,
@@ -9,15 +15,12 @@ intervals against the swept parameter), ``liquidated.png`` and ``drawdowns.png``
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -38,10 +41,23 @@ def _time_axis(ts: pd.DataFrame) -> tuple[str, float]:
     return "simulated time (minutes)", 60.0
 
 
+def _subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, Any]:
+    """A figure outside pyplot (no backend, no global registry) and its axes, as ``plt.subplots``."""
+    fig_kw = {k: kwargs.pop(k) for k in ("figsize",) if k in kwargs}
+    fig = Figure(**fig_kw)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    """The report's seaborn style, for the figures drawn inside the block only."""
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
+        yield
+
+
 def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=_DPI)
-    plt.close(fig)
     return path
 
 
@@ -86,7 +102,7 @@ def price_figure(ts: pd.DataFrame, liq: pd.DataFrame, symbol: str, path: Path) -
     """
     label, div = _time_axis(ts)
     g = ts[ts["symbol"] == symbol]
-    fig, ax = plt.subplots(figsize=(10, 4.2))
+    fig, ax = _subplots(figsize=(10, 4.2))
     ax.plot(g["time_s"] / div, g["mid"], lw=1.1, color="#1f77b4", label="mid")
     if "index" in g:
         ax.plot(g["time_s"] / div, g["index"], lw=0.8, ls="--", color="#7f7f7f", label="index")
@@ -127,9 +143,7 @@ def _per_symbol_panels(
 ) -> Path:
     label, div = _time_axis(ts)
     symbols = _symbols(ts)
-    fig, axes = plt.subplots(
-        len(symbols), 1, figsize=(10, 2.3 * len(symbols) + 0.6), sharex=True, squeeze=False
-    )
+    fig, axes = _subplots(len(symbols), 1, figsize=(10, 2.3 * len(symbols) + 0.6), sharex=True, squeeze=False)
     palette = sns.color_palette(n_colors=max(len(symbols), 1))
     for ax, sym, color in zip(axes[:, 0], symbols, palette, strict=False):
         g = ts[ts["symbol"] == sym]
@@ -155,9 +169,7 @@ def liquidation_bars(ts: pd.DataFrame, path: Path) -> Path:
     """
     label, div = _time_axis(ts)
     symbols = _symbols(ts)
-    fig, axes = plt.subplots(
-        len(symbols), 1, figsize=(10, 2.3 * len(symbols) + 0.6), sharex=True, squeeze=False
-    )
+    fig, axes = _subplots(len(symbols), 1, figsize=(10, 2.3 * len(symbols) + 0.6), sharex=True, squeeze=False)
     for ax, sym in zip(axes[:, 0], symbols, strict=False):
         g = ts[ts["symbol"] == sym]
         t = (g["time_s"] / div).to_numpy()
@@ -191,7 +203,7 @@ def insurance_fund_figure(ts: pd.DataFrame, path: Path) -> Path:
     """
     label, div = _time_axis(ts)
     g = _global_series(ts, "insurance_fund_usd")
-    fig, ax = plt.subplots(figsize=(10, 3.2))
+    fig, ax = _subplots(figsize=(10, 3.2))
     sns.lineplot(x=g["time_s"] / div, y=g["insurance_fund_usd"], ax=ax, color="#9467bd")
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
     ax.set_title("insurance fund")
@@ -212,7 +224,7 @@ def sentiment_figure(ts: pd.DataFrame, path: Path) -> Path:
     """
     label, div = _time_axis(ts)
     g = _global_series(ts, "sentiment")
-    fig, ax = plt.subplots(figsize=(10, 3.4))
+    fig, ax = _subplots(figsize=(10, 3.4))
     ax.axhspan(0, 25, color=_LONG, alpha=0.08)
     ax.axhspan(75, 100, color=_SHORT, alpha=0.08)
     sns.lineplot(x=g["time_s"] / div, y=g["sentiment"], ax=ax, color="#ff7f0e", label="fear & greed")
@@ -246,7 +258,11 @@ def run_figures(ts: pd.DataFrame, liq: pd.DataFrame, adl: pd.DataFrame, fig_dir:
     out.mkdir(parents=True, exist_ok=True)
     if ts.empty:
         return []
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.85)
+    with _style():
+        return _draw_run_figures(ts, liq, out)
+
+
+def _draw_run_figures(ts: pd.DataFrame, liq: pd.DataFrame, out: Path) -> list[Path]:
     paths: list[Path] = []
     for sym in _symbols(ts):
         paths.append(price_figure(ts, liq, sym, out / f"price_{sym}.png"))
@@ -312,7 +328,7 @@ def fragility_figure(
     groups: list[tuple[Any, pd.DataFrame]] = (
         list(frag.groupby(hue_key, sort=False)) if hue_key else [(None, frag)]
     )
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), sharey=True, squeeze=False)
+    fig, axes = _subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), sharey=True, squeeze=False)
     palette = sns.color_palette(n_colors=max(len(groups), 1))
     positions = {v: i for i, v in enumerate(pd.unique(x))}
     for ax, (metric, title) in zip(axes[0], metrics, strict=False):
@@ -362,10 +378,16 @@ def study_figures(
     """
     out = Path(fig_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.85)
-    paths: list[Path] = []
     if frag.empty:
-        return paths
+        return []
+    with _style():
+        return _draw_study_figures(results, frag, keys, thresholds, out)
+
+
+def _draw_study_figures(
+    results: pd.DataFrame, frag: pd.DataFrame, keys: Sequence[str], thresholds: Sequence[float], out: Path
+) -> list[Path]:
+    paths: list[Path] = []
     paths.append(fragility_figure(frag, keys, thresholds, out / "fragility.png"))
     ok = results[results["status"] == "ok"] if "status" in results else results
     if ok.empty:
@@ -377,7 +399,7 @@ def study_figures(
     if hue:
         data[hue] = data[hue].astype(str)
     if "liquidated_usd" in data:
-        fig, ax = plt.subplots(figsize=(8, 4))
+        fig, ax = _subplots(figsize=(8, 4))
         with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11's deprecated `vert`
             warnings.simplefilter("ignore", category=DeprecationWarning)
             warnings.filterwarnings("ignore", message=".*vert.*")
@@ -391,7 +413,7 @@ def study_figures(
         and "alt_max_drawdown_pct" in data
         and data["alt_max_drawdown_pct"].notna().any()
     ):
-        fig, ax = plt.subplots(figsize=(6, 5))
+        fig, ax = _subplots(figsize=(6, 5))
         sns.scatterplot(
             data=data, x="leader_max_drawdown_pct", y="alt_max_drawdown_pct", hue=xcol, ax=ax, s=18
         )

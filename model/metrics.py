@@ -252,7 +252,10 @@ def summarize(timeseries: pd.DataFrame, liquidations: pd.DataFrame, adl: pd.Data
 
     Per symbol: ``return_pct``, ``max_drawdown_pct``, ``liquidations_long_usd``,
     ``liquidations_short_usd``, ``liquidation_count``, ``adl_count``, ``oi_start_usd``, ``oi_end_usd``,
-    ``oi_change_pct``, ``realized_vol`` (per sqrt(day)), ``volume_usd``.
+    ``oi_change_pct``, ``realized_vol`` (per sqrt(day)), ``volume_usd``, and from
+    :func:`deleveraging_profile` ``long_liq_max_day_usd``, ``long_liq_max_week_usd`` and
+    ``long_liq_share`` (long / all liquidated notional), so that studies can measure how persistent
+    the clearing is.
     """
     symbols: dict[str, dict[str, float]] = {}
     sample_s = (
@@ -278,4 +281,8 @@ def summarize(timeseries: pd.DataFrame, liquidations: pd.DataFrame, adl: pd.Data
             "realized_vol": realized_vol_per_day(mid, sample_s),
             "volume_usd": float(g["volume_usd"].sum()),
         }
+        profile = deleveraging_profile(timeseries, str(symbol))
+        symbols[str(symbol)]["long_liq_max_day_usd"] = profile["long_liq_max_day_usd"]
+        symbols[str(symbol)]["long_liq_max_week_usd"] = profile["long_liq_max_week_usd"]
+        symbols[str(symbol)]["long_liq_share"] = profile["long_share"]
     return {"symbols": symbols, "cascades": detect_cascades(timeseries)}
