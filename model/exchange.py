@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import numbers
 from collections import deque
 from typing import NamedTuple
 
@@ -66,6 +67,16 @@ class OrderResult(NamedTuple):
     filled_lots: int
     fills: list[Fill]
     reason: str = ""
+
+
+def _as_int(value: object) -> int | None:
+    """``value`` as a plain int when it is an integer of another type (numpy's), else None.
+
+    Floats, even integral ones, and booleans are refused: a quantity must be counted, not rounded.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
+        return int(value)
+    return None
 
 
 def _rejected(reason: str) -> OrderResult:
@@ -370,12 +381,23 @@ class Exchange:
             led.check_account(account)
         if not 0 <= symbol < self.n_symbols:
             self.symbol_id(symbol)
-        if lots.__class__ is not int or lots <= 0:
+        if lots.__class__ is not int:  # numpy integers (a notebook's arrays) are taken as plain ints
+            as_int = _as_int(lots)
+            if as_int is None:
+                return _rejected(f"lots must be a positive integer, got {lots!r}")
+            lots = as_int
+        if lots <= 0:
             return _rejected(f"lots must be a positive integer, got {lots!r}")
         if side != BUY and side != SELL:
             return _rejected(f"side must be BUY (0) or SELL (1), got {side!r}")
-        if price_ticks is not None and (price_ticks.__class__ is not int or price_ticks <= 0):
-            return _rejected(f"price_ticks must be a positive integer, got {price_ticks!r}")
+        if price_ticks is not None:
+            if price_ticks.__class__ is not int:
+                as_int = _as_int(price_ticks)
+                if as_int is None:
+                    return _rejected(f"price_ticks must be a positive integer, got {price_ticks!r}")
+                price_ticks = as_int
+            if price_ticks <= 0:
+                return _rejected(f"price_ticks must be a positive integer, got {price_ticks!r}")
         book = self.books[symbol]
         band = self.price_band
         if band is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
 from model.exchange import Exchange
@@ -203,6 +204,9 @@ def test_post_only_that_would_cross_is_rejected() -> None:
         (1, -5, SELL, "price"),
         (1, 50_000.5, SELL, "price"),
         (1, 50_000, 2, "side"),
+        (np.float64(2.0), 50_000, BUY, "lots"),
+        (np.bool_(True), 50_000, BUY, "lots"),
+        (1, np.float64(50_000.0), SELL, "price"),
     ],
 )
 def test_bad_lots_price_or_side_is_rejected(lots: Any, price: Any, side: int, reason: str) -> None:
@@ -210,6 +214,18 @@ def test_bad_lots_price_or_side_is_rejected(lots: Any, price: Any, side: int, re
     a = ex.open_account(100_000, leverage=10)
     assert_rejected(ex.submit(a, 0, side, lots, price), reason)
     assert len(ex.books[0]) == 0 and ex.messages == 0
+
+
+def test_numpy_integer_lots_and_prices_trade_like_plain_ints() -> None:
+    ex = make_exchange()
+    maker = ex.open_account(100_000, leverage=10)
+    a = ex.open_account(100_000, leverage=10)
+    rest = ex.submit(maker, 0, SELL, np.int64(3), np.int32(50_000))
+    assert rest.status == "resting" and ex.books[0].level_lots(SELL, 50_000) == 3
+    res = ex.submit(a, 0, BUY, np.int64(2), np.int64(50_000), tif=IOC)
+    assert res.filled_lots == 2 and ex.position_lots(a, 0) == 2
+    assert type(ex.position_lots(a, 0)) is int and all(type(f.lots) is int for f in res.fills)
+    assert ex.ledger_imbalance() == 0
 
 
 def test_price_band_rejects_far_limits_and_caps_market_orders() -> None:
