@@ -181,6 +181,9 @@ _SYMBOL_COLUMNS: list[tuple[str, str, Formatter]] = [
     ("oi_end_usd", "OI end", fmt_usd),
     ("oi_change_pct", "OI change", fmt_pct),
     ("realized_vol", "realised vol", fmt_num),
+    ("long_liq_max_day_usd", "longs, worst 24 h", fmt_usd),
+    ("long_liq_max_week_usd", "longs, worst 7 d", fmt_usd),
+    ("long_liq_share", "long share", lambda v: fmt_num(100 * v) + "%" if _finite(v) is not None else "-"),
 ]
 
 _CASCADE_COLUMNS: list[tuple[str, str, Formatter]] = [
@@ -233,7 +236,8 @@ def run_report_markdown(
                 "k": "population",
                 "v": f"{m.leveraged.count:,} leveraged, {m.market_makers.count} makers, "
                 f"{m.large_holders.count} large holders, "
-                f"{m.background.fundamental_count + m.background.noise_count} background",
+                f"{m.background.fundamental_count + m.background.noise_count} background"
+                + (f", {m.background.value_count} value" if m.background.value_count else ""),
             },
             {"k": "shocks", "v": "; ".join(_shock_text(s.model_dump()) for s in m.shocks) or "none"},
         ]
