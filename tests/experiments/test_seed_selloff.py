@@ -1,7 +1,9 @@
 """The seed scenario against the episode it was built from (MARKET_FACTS.md §1), over several seeds.
 
 One month at 1-minute steps per seed (about 2.5 minutes of wall time each), run through the Monte Carlo
-machinery as a user's study would be; marked ``slow``. The default suite runs a short version of the
+machinery as a user's study would be; marked ``slow`` (about 17 minutes on 2 cores for the three tests):
+the shape over 4 seeds, then two ablations of the month with the same seeds (risk-off deleveraging, and
+value money against heavy forced whale selling). The default suite runs a short version of the
 scenario (``test_scenarios.py``) and the mechanisms behind the shape one by one (value traders, risk-off
 deleveraging, the trend term of sentiment: ``tests/agents``, ``tests/model``).
 
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from experiments.montecarlo import sweep
+from experiments.runner import run
 
 pytestmark = pytest.mark.slow
 
@@ -50,3 +53,46 @@ def test_seed_selloff_has_the_shape_of_the_episode(tmp_path: Path) -> None:
     assert 1.4 < month_week < 4.0
     # the altcoins follow BTC down
     assert med["ETH_return_pct"] < 0.0 and med["SOL_return_pct"] < 0.0
+
+
+def test_the_month_deleverages_through_risk_off_not_by_script(tmp_path: Path) -> None:
+    """Ablation over the month, same seeds (common random numbers): with traders who take the same
+    leverage whatever the macro factor, open interest ends the month about flat; with the scenario's
+    risk-off deleveraging it falls by about a quarter, and the liquidations tilt further to longs."""
+    key = "market.leveraged.risk_off_deleveraging"
+    table = sweep(
+        "seed_selloff", seeds=3, grid={key: [0.0, 0.35]}, workers=2, out=tmp_path / "ablation", report=False
+    )
+    ok = table[table["status"] == "ok"]
+    assert len(ok) == 6
+    med = ok.groupby(key)[["BTC_oi_change_pct", "BTC_long_liq_share"]].median()
+    print(med.to_string())
+    assert med.loc[0.35, "BTC_oi_change_pct"] < med.loc[0.0, "BTC_oi_change_pct"] - 15.0
+    assert med.loc[0.35, "BTC_long_liq_share"] > med.loc[0.0, "BTC_long_liq_share"]
+
+
+HEAVY_WHALES = [  # the previous calibration: $200M of underwater whales whose stop-loss is inside the range
+    "market.large_holders.count=5",
+    "market.large_holders.inventory_usd=40000000",
+    "market.large_holders.cost_basis_premium=0.12",
+    "market.large_holders.drawdown_limit=0.18",
+]
+
+
+def test_value_money_keeps_forced_whale_selling_from_running_away() -> None:
+    """Ablation over the month, same seed: with $200M of whales forced to sell below $71.6K, the market
+    without value traders collapses far under the fundamental path (the failure of the previous
+    calibration); with them the forced selling is absorbed and the month stays a grind."""
+
+    results = {}
+    for count in (0, 12):
+        overrides = [*HEAVY_WHALES, f"market.background.value_count={count}"]
+        results[count] = run("seed_selloff", seed=4, overrides=overrides)
+    for count, result in results.items():
+        assert result.summary["ledger_imbalance"] == 0
+        btc = result.summary["symbols"]["BTC"]
+        print(f"value traders {count}: BTC {btc['return_pct']:+.1f}%, max dd {btc['max_drawdown_pct']:.1f}%")
+    without, with_value = (results[c].summary["symbols"]["BTC"] for c in (0, 12))
+    assert without["max_drawdown_pct"] > 45.0
+    assert with_value["max_drawdown_pct"] < 35.0
+    assert with_value["oi_change_pct"] > without["oi_change_pct"] + 25.0
