@@ -69,13 +69,14 @@ class OrderResult(NamedTuple):
     reason: str = ""
 
 
-def _as_int(value: object) -> int | None:
-    """``value`` as a plain int when it is an integer of another type (numpy's), else None.
+def _positive_int(value: object) -> int | None:
+    """``value`` as a plain int when it is a positive integer of any integer type (numpy's too), else None.
 
     Floats, even integral ones, and booleans are refused: a quantity must be counted, not rounded.
     """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
-        return int(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        as_int = int(value)
+        return as_int if as_int > 0 else None
     return None
 
 
@@ -381,23 +382,18 @@ class Exchange:
             led.check_account(account)
         if not 0 <= symbol < self.n_symbols:
             self.symbol_id(symbol)
-        if lots.__class__ is not int:  # numpy integers (a notebook's arrays) are taken as plain ints
-            as_int = _as_int(lots)
-            if as_int is None:
+        if lots.__class__ is not int or lots <= 0:  # slow path only: numpy integers become plain ints
+            checked = _positive_int(lots)
+            if checked is None:
                 return _rejected(f"lots must be a positive integer, got {lots!r}")
-            lots = as_int
-        if lots <= 0:
-            return _rejected(f"lots must be a positive integer, got {lots!r}")
+            lots = checked
         if side != BUY and side != SELL:
             return _rejected(f"side must be BUY (0) or SELL (1), got {side!r}")
-        if price_ticks is not None:
-            if price_ticks.__class__ is not int:
-                as_int = _as_int(price_ticks)
-                if as_int is None:
-                    return _rejected(f"price_ticks must be a positive integer, got {price_ticks!r}")
-                price_ticks = as_int
-            if price_ticks <= 0:
+        if price_ticks is not None and (price_ticks.__class__ is not int or price_ticks <= 0):
+            checked = _positive_int(price_ticks)
+            if checked is None:
                 return _rejected(f"price_ticks must be a positive integer, got {price_ticks!r}")
+            price_ticks = checked
         book = self.books[symbol]
         band = self.price_band
         if band is not None:

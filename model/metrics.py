@@ -205,6 +205,13 @@ def stylized_facts(prices: ArrayLike) -> dict[str, float]:
     }
 
 
+def long_liquidation_peaks(timeseries: pd.DataFrame, symbol: str) -> tuple[float, float]:
+    """The worst trailing 24 hours and 7 days of long liquidations of one symbol, USD."""
+    day = rolling_liquidations(timeseries, symbol, 86_400.0)["liq_long_usd"].to_numpy()
+    week = rolling_liquidations(timeseries, symbol, 7 * 86_400.0)["liq_long_usd"].to_numpy()
+    return (float(day.max()) if len(day) else 0.0, float(week.max()) if len(week) else 0.0)
+
+
 def deleveraging_profile(timeseries: pd.DataFrame, symbol: str = "BTC") -> dict[str, float]:
     """The figures ``MARKET_FACTS.md`` §1 gives for a multi-week deleveraging, measured on one symbol.
 
@@ -224,11 +231,8 @@ def deleveraging_profile(timeseries: pd.DataFrame, symbol: str = "BTC") -> dict[
     t = g["time_s"].to_numpy(dtype=np.float64)
     longs = g["liq_long_usd"].to_numpy(dtype=np.float64)
     shorts = g["liq_short_usd"].to_numpy(dtype=np.float64)
-    day = rolling_liquidations(timeseries, symbol, 86_400.0)["liq_long_usd"].to_numpy()
-    week = rolling_liquidations(timeseries, symbol, 7 * 86_400.0)["liq_long_usd"].to_numpy()
+    max_day, max_week = long_liquidation_peaks(timeseries, symbol)
     total = float(longs.sum())
-    max_day = float(day.max()) if len(day) else 0.0
-    max_week = float(week.max()) if len(week) else 0.0
     daily = pd.Series(longs).groupby((t // 86_400.0).astype(np.int64)).sum().to_numpy()
     oi0, oi1 = float(g["open_interest_usd"].iloc[0]), float(g["open_interest_usd"].iloc[-1])
     liquidated = total + float(shorts.sum())
@@ -253,7 +257,7 @@ def summarize(timeseries: pd.DataFrame, liquidations: pd.DataFrame, adl: pd.Data
     Per symbol: ``return_pct``, ``max_drawdown_pct``, ``liquidations_long_usd``,
     ``liquidations_short_usd``, ``liquidation_count``, ``adl_count``, ``oi_start_usd``, ``oi_end_usd``,
     ``oi_change_pct``, ``realized_vol`` (per sqrt(day)), ``volume_usd``, and from
-    :func:`deleveraging_profile` ``long_liq_max_day_usd``, ``long_liq_max_week_usd`` and
+    :func:`long_liquidation_peaks` ``long_liq_max_day_usd`` and ``long_liq_max_week_usd``, and
     ``long_liq_share`` (long / all liquidated notional), so that studies can measure how persistent
     the clearing is.
     """
@@ -281,8 +285,10 @@ def summarize(timeseries: pd.DataFrame, liquidations: pd.DataFrame, adl: pd.Data
             "realized_vol": realized_vol_per_day(mid, sample_s),
             "volume_usd": float(g["volume_usd"].sum()),
         }
-        profile = deleveraging_profile(timeseries, str(symbol))
-        symbols[str(symbol)]["long_liq_max_day_usd"] = profile["long_liq_max_day_usd"]
-        symbols[str(symbol)]["long_liq_max_week_usd"] = profile["long_liq_max_week_usd"]
-        symbols[str(symbol)]["long_liq_share"] = profile["long_share"]
+        metrics = symbols[str(symbol)]
+        metrics["long_liq_max_day_usd"], metrics["long_liq_max_week_usd"] = long_liquidation_peaks(
+            timeseries, str(symbol)
+        )
+        liquidated = metrics["liquidations_long_usd"] + metrics["liquidations_short_usd"]
+        metrics["long_liq_share"] = metrics["liquidations_long_usd"] / liquidated if liquidated > 0 else 0.0
     return {"symbols": symbols, "cascades": detect_cascades(timeseries)}

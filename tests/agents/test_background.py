@@ -16,6 +16,17 @@ def _value_traders(market) -> list[ValueTrader]:
     return list(market.agents_by_type[ValueTrader]) if ValueTrader in market.agents_by_type else []
 
 
+def _trader_at_discount(seed: int, price_over_value: float):
+    """A market with value traders, one of them, and its view with the mid set to ``price_over_value``
+    times fundamental value; returns (trader, view, symbol)."""
+    market = run_market(small_params(background=VALUE), seed=seed, hours=0.01)
+    trader = _value_traders(market)[0]
+    view = market.view
+    s = trader.symbol
+    view.mid_ticks[s] = view.value_ticks[s] * price_over_value
+    return trader, view, s
+
+
 def test_index_path_is_the_index_without_its_endogenous_deviation() -> None:
     market = run_market(small_params(), seed=1, hours=0.01)
     ex = market.exchange
@@ -41,11 +52,7 @@ def test_value_trader_wants_a_long_below_value_a_short_above_and_nothing_near_it
 
 
 def test_value_trader_waits_while_the_price_is_still_falling_fast() -> None:
-    market = run_market(small_params(background=VALUE), seed=3, hours=0.01)
-    trader = _value_traders(market)[0]
-    view = market.view
-    s = trader.symbol
-    view.mid_ticks[s] = view.value_ticks[s] * 0.85
+    trader, view, s = _trader_at_discount(3, 0.85)
     assert trader.decide(view) is not None  # 15% under value, price not moving: it buys
     side, lots, limit = trader.decide(view)
     assert side == BUY and lots >= 1 and limit <= view.value_ticks[s]
@@ -99,10 +106,6 @@ def test_value_traders_pull_a_dumped_price_back_toward_value() -> None:
 
 
 def test_value_trader_sells_a_premium() -> None:
-    market = run_market(small_params(background=VALUE), seed=5, hours=0.01)
-    trader = _value_traders(market)[0]
-    view = market.view
-    s = trader.symbol
-    view.mid_ticks[s] = view.value_ticks[s] * 1.2
+    trader, view, s = _trader_at_discount(5, 1.2)
     side, lots, limit = trader.decide(view)
     assert side == SELL and lots >= 1 and limit >= view.value_ticks[s]
