@@ -142,6 +142,7 @@ class Exchange:
         self.volume_notional_micro = [0] * self.n_symbols
         self.messages = 0  # orders and cancels sent to the books
         self.funding_paid_micro = 0  # total paid by payers (received + remainder)
+        self.funding_settlements = 0  # settlement times passed (whatever the rates were)
         self.insurance_fund_start_micro = 0
         insurance = round((venue.insurance_fund_usd or 0.0) * MICRO)
         if insurance:
@@ -802,6 +803,7 @@ class Exchange:
         """
         led = self.ledger
         n = led.n
+        self.funding_settlements += 1
         for s in range(self.n_symbols):
             rate_units = round(self.funding_rate[s] * FUNDING_SCALE)
             self.last_funding_rate[s] = rate_units / FUNDING_SCALE

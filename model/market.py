@@ -463,6 +463,7 @@ class CryptoMarket(mesa.Model):
             "bad_debt_usd": ex.ledger.bad_debt_micro / MICRO,
             "book_messages": ex.messages,
             "stops_triggered": ex.stops_triggered,
+            "funding_settlements": ex.funding_settlements,
             "maker_withdrawals": int(sum(m.withdrawals for m in self.makers)),
             "reentries": self.reentries,
             "fund_inventory_lots": [int(v) for v in ex.ledger.pos[Ledger.FUND]],

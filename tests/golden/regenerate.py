@@ -1,0 +1,34 @@
+"""Write the golden outputs anew: ``python -m tests.golden.regenerate [CASE ...]``.
+
+Only on purpose: a commit that regenerates them says which outputs moved and why.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import experiments
+from tests.golden.cases import CASES, TABLES, WALL_CLOCK_KEYS
+
+GOLDEN_DIR = Path(__file__).resolve().parent
+
+
+def main(names: list[str]) -> None:
+    for name in names or list(CASES):
+        case = CASES[name]
+        result = experiments.run(
+            case.scenario, seed=case.seed, hours=case.hours, overrides=list(case.overrides), figures=False
+        )
+        out = GOLDEN_DIR / name
+        out.mkdir(exist_ok=True)
+        summary = {k: v for k, v in result.summary.items() if k not in WALL_CLOCK_KEYS}
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        for table in TABLES:
+            getattr(result, table).to_parquet(out / f"{table}.parquet", index=False)
+        print(f"{name}: written to {out}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
