@@ -216,6 +216,18 @@ class Exchange:
         """Signed position in lots (long > 0)."""
         return int(self.ledger.pos[account, symbol])
 
+    def positions(self, account: int) -> list[int]:
+        """Signed positions in lots of every symbol, in symbol order (a copy: long > 0)."""
+        return self.ledger.pos[account].tolist()
+
+    def max_leverage(self, symbol: int, notional_usd: float = 0.0) -> float:
+        """Highest leverage the venue allows on ``symbol`` for a position of ``notional_usd``."""
+        return self.schedules[symbol].max_leverage(notional_usd)
+
+    def max_notional_usd(self, symbol: int, leverage: float) -> float:
+        """Largest position notional on ``symbol`` at which ``leverage`` is still allowed, USD (may be inf)."""
+        return self.schedules[symbol].max_notional_usd(leverage)
+
     def entry_price_ticks(self, account: int, symbol: int) -> float:
         """Average entry price in ticks (0.0 when flat)."""
         p = int(self.ledger.pos[account, symbol])
