@@ -26,6 +26,14 @@ Rounding rules (each remainder stays inside the ledger, so the invariant is exac
 * Fees are rounded up to the micro-dollar (the exchange never undercharges); negative (rebate) fees are
   rounded toward zero. Fees go to the fee account.
 * Releasing isolated margin on a partial close releases ``floor(margin x closed / |pos|)``.
+* Funding: payers pay ``ceil(|pos| x mark x tick value x |F|)``, receivers get the floor; the remainder
+  goes to the fee account (:meth:`Ledger.settle_funding`).
+* Bad debt: a shortfall the insurance fund cannot cover is injected into the fund and booked as bad debt
+  (:meth:`Ledger.inject_bad_debt`), so the invariant holds with the loss on record.
+
+Only methods of :class:`Ledger` write these arrays and totals (one writer per piece of state). Every write
+that can lower an account's equity adds the account to ``touched``, so that the liquidation engine's
+screened check (which skips accounts it found far from maintenance) looks at it again.
 """
 
 from __future__ import annotations
@@ -35,7 +43,9 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
+MICRO = 1_000_000  # micro-dollars per dollar: every amount of money is an integer of these
 FEE_SCALE = 10**8  # fee rates are held as integers of 1e-8 (one ten-thousandth of a basis point)
+FUNDING_SCALE = 10**9  # funding rates are applied in integer units of 1e-9
 
 
 def fee_rate_units(rate: float) -> int:
@@ -128,6 +138,59 @@ class Ledger:
         self.balance[src] -= amount_micro
         self.balance[dst] += amount_micro
         self.touched.add(src)
+
+    def set_leverage(self, account: int, symbol: int, leverage: float) -> None:
+        """Set the leverage ``account`` uses on ``symbol`` (its initial margin is notional / leverage)."""
+        if not leverage > 0:
+            raise ValueError("leverage must be > 0")
+        self.leverage[account, symbol] = leverage
+
+    def settle_funding(self, symbol: int, mark_ticks: int, rate_units: int) -> tuple[int, int]:
+        """Book one funding payment on ``symbol``: holders on the paying side pay the others.
+
+        Args:
+            symbol: symbol index.
+            mark_ticks: the settlement price, whole ticks.
+            rate_units: the funding rate in integer units of 1e-9 (> 0: longs pay shorts).
+
+        Returns:
+            ``(paid, received)`` in micro-dollars: payers pay ``ceil(|pos| x mark x tick value x |F|)``,
+            receivers get the floor, and ``paid - received`` (at most a micro-dollar per holder) goes to
+            the fee account, so funding is zero-sum to the micro-dollar. Isolated positions pay from and
+            receive into their isolated margin. Payers are marked ``touched``.
+        """
+        if rate_units == 0:
+            return 0, 0
+        tv = self._tv[symbol]
+        paid = received = 0
+        for a in np.nonzero(self.pos[: self.n, symbol])[0].tolist():
+            amount = int(self.pos[a, symbol]) * mark_ticks * tv * rate_units  # > 0: this account pays
+            if amount > 0:
+                pay = -(-amount // FUNDING_SCALE)
+                paid += pay
+                delta = -pay
+                self.touched.add(a)  # its equity fell: the screened liquidation check must look again
+            else:
+                get = -amount // FUNDING_SCALE
+                received += get
+                delta = get
+            if self.isolated[a]:
+                self.iso_margin[a, symbol] += delta
+            else:
+                self.balance[a] += delta
+        self.fee_account_micro += paid - received
+        return paid, received
+
+    def inject_bad_debt(self, account: int, amount_micro: int) -> None:
+        """Pay ``amount_micro`` into ``account`` (the insurance fund) from outside and book it as bad debt.
+
+        The exchange covers a loss nobody is left to bear; the invariant holds because bad debt is
+        subtracted from what the ledger holds.
+        """
+        if amount_micro < 0:
+            raise ValueError("bad debt must be >= 0")
+        self.balance[account] += amount_micro
+        self.bad_debt_micro += amount_micro
 
     # ------------------------------------------------------------------ fills
 

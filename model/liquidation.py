@@ -40,8 +40,9 @@ import mesa
 import numpy as np
 from numpy.typing import NDArray
 
-from model.exchange import MICRO, Exchange
-from model.ledger import Ledger, fee_micro, fee_rate_units
+from model.exchange import Exchange
+from model.ledger import MICRO, Ledger, fee_micro, fee_rate_units
+from model.margin import bankruptcy_ticks
 from model.orderbook import BUY, IOC, SELL
 
 LIQUIDATION_COLUMNS = (
@@ -160,24 +161,8 @@ class LiquidationEngine(mesa.Agent):
     def _position_arrays(
         self, rows: NDArray[np.intp] | None = None
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-        """(unrealised PnL micro, notional micro, maintenance micro), each (accounts, symbols).
-
-        ``rows`` selects accounts (all when None).
-        """
-        ex = self.exchange
-        led = ex.ledger
-        n = led.n
-        pos = led.pos[:n] if rows is None else led.pos[rows]
-        cost = led.cost[:n] if rows is None else led.cost[rows]
-        tv = led.tick_value_micro
-        value = pos * (ex.mark_ticks * tv)  # signed notional at the mark, micro-dollars
-        upnl = value - cost * tv
-        notional = np.abs(value)
-        mm = np.empty_like(notional)
-        for s, schedule in enumerate(ex.schedules):
-            mm[:, s] = schedule.maintenance_interp_usd(notional[:, s] * (1.0 / MICRO))
-        mm *= MICRO
-        return upnl, notional, mm
+        """(unrealised PnL, notional, maintenance) in float micro-dollars, each (accounts, symbols)."""
+        return self.exchange.accounts.position_arrays(rows)
 
     def liquidatable(self, full: bool | None = None) -> NDArray[np.intp]:
         """Ids of accounts (or accounts with an isolated position) at or below maintenance margin.
@@ -246,7 +231,8 @@ class LiquidationEngine(mesa.Agent):
         ex = self.exchange
         led = ex.ledger
         now = ex.time_s
-        upnl_rows, notional_rows, mm_rows = self._position_arrays(np.array([account]))
+        rows = np.array([account])
+        upnl_rows, notional_rows, mm_rows = self._position_arrays(rows)
         upnl, notional, mm = upnl_rows[0], notional_rows[0], mm_rows[0]
         ex.cancel_all(account)
         pos_row = led.pos[account]
@@ -256,7 +242,7 @@ class LiquidationEngine(mesa.Agent):
             shares = {s: float(margins[s]) for s in failing}
             mm_of = {s: float(mm[s]) for s in failing}
         else:
-            equity = float(led.balance[account] + led.iso_margin[account].sum() + upnl.sum())
+            equity = float(ex.accounts.equity_micro_rows(rows, upnl_rows)[0])
             failing = [s for s in range(ex.n_symbols) if pos_row[s]]
             total = float(sum(notional[s] for s in failing))
             shares = {s: equity * float(notional[s]) / total for s in failing}
@@ -290,11 +276,7 @@ class LiquidationEngine(mesa.Agent):
     def _bankruptcy_ticks(self, s: int, pos: int, equity_micro: float) -> int:
         """Price (ticks) at which a position of ``pos`` lots loses ``equity_micro``: conservative tick."""
         ex = self.exchange
-        mark = float(ex.mark_ticks[s])
-        price = mark - equity_micro / (pos * ex.tick_value_micro[s])
-        # a long sells at >= this price (round up); a short buys at <= it (round down)
-        ticks = math.ceil(price - 1e-9) if pos > 0 else math.floor(price + 1e-9)
-        return max(1, ticks)
+        return bankruptcy_ticks(pos, float(ex.mark_ticks[s]), equity_micro, ex.tick_value_micro[s])
 
     def _close(self, account: int, s: int, pos: int, lots: int, bp: int, kind: str, takeover: bool) -> None:
         """IOC at the bankruptcy price, clearance fee, then takeover or ADL of the rest."""
@@ -336,14 +318,7 @@ class LiquidationEngine(mesa.Agent):
         led = ex.ledger
         fund_lots = led.pos[Ledger.FUND].tolist()
         fund_lots[s] += direction * lots
-        fund_mm = sum(
-            float(
-                ex.schedules[k].maintenance_usd(
-                    abs(q) * float(ex.mark_ticks[k]) * ex.tick_value_micro[k] / MICRO
-                )
-            )
-            for k, q in enumerate(fund_lots)
-        )
+        fund_mm = ex.accounts.maintenance_of_lots_usd(fund_lots)
         if fund_equity - loss_at_mark >= fund_mm * MICRO or not self.adl_enabled:
             ex.ledger.move_position(account, Ledger.FUND, s, lots, bp)
             self._record(account, s, pos, lots, bp, bp, bp * lots * tv, 0, -loss_at_mark, "takeover")
@@ -372,7 +347,7 @@ class LiquidationEngine(mesa.Agent):
         cost_abs = np.abs(led.cost[cands, s] * ex.tick_value_micro[s]).astype(np.float64)
         pnl_frac = upnl[:, s] / np.maximum(cost_abs, 1.0)
         iso = led.isolated[cands]
-        acct_equity = led.balance[cands] + led.iso_margin[cands].sum(axis=1) + upnl.sum(axis=1)
+        acct_equity = ex.accounts.equity_micro_rows(cands, upnl)
         pos_equity = np.where(iso, led.iso_margin[cands, s] + upnl[:, s], acct_equity)
         eff_lev = notional[:, s] / np.maximum(pos_equity, 1.0)
         rank = adl_rank(pnl_frac, eff_lev)
@@ -477,8 +452,7 @@ class LiquidationEngine(mesa.Agent):
                     self._adl(Ledger.FUND, s, pos, abs(pos), self._bankruptcy_ticks(s, pos, share))
         shortfall = -math.floor(ex.insurance_fund_usd * MICRO)
         if shortfall > 0:  # no inventory left to deleverage, or ADL is off: the exchange injects
-            led.balance[Ledger.FUND] += shortfall
-            led.bad_debt_micro += shortfall
+            led.inject_bad_debt(Ledger.FUND, shortfall)
 
     def unwind_fund(self, dt_s: float) -> None:
         """Sell the fund's taken-over inventory back through the book, a slice per step (IOC)."""

@@ -14,6 +14,7 @@ accounts. Money that moves is booked in integer micro-dollars by :mod:`model.led
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
 from collections.abc import Sequence
 
@@ -115,18 +116,34 @@ class MarginSchedule:
 
 
 def bankruptcy_price(side: int, entry_price: float, qty: float, margin_usd: float) -> float:
-    """Price at which an isolated position's margin is used up exactly (no fees).
+    """Price at which a position's margin is used up exactly (no fees).
 
     Long: entry - margin / qty; short: entry + margin / qty. With margin = entry x qty / leverage this is
-    entry x (1 - 1/leverage) for a long.
+    entry x (1 - 1/leverage) for a long. Any consistent units work: USD per coin, coins and USD; or, as
+    the liquidation engine uses it, the mark in ticks as the "entry", the position's tick value
+    (lots x micro-dollars per tick) as the quantity and the position's share of equity in micro-dollars
+    as the margin.
 
     Args:
         side: ``LONG`` (+1) or ``SHORT`` (-1).
-        entry_price: average entry price, USD per coin.
-        qty: position size in coins (> 0).
-        margin_usd: the position's margin (isolated wallet balance), USD.
+        entry_price: reference price (average entry, or the mark with the equity left at the mark).
+        qty: position size (> 0).
+        margin_usd: the margin (equity) the position has at ``entry_price``.
     """
     return entry_price - side * margin_usd / qty
+
+
+def bankruptcy_ticks(pos_lots: int, mark_ticks: float, equity_micro: float, tick_value_micro: int) -> int:
+    """The bankruptcy price of a position in whole ticks, rounded on the side that protects the fund.
+
+    The price at which a position of ``pos_lots`` (signed) that has ``equity_micro`` of equity at
+    ``mark_ticks`` is worth nothing (:func:`bankruptcy_price`); a long sells at or above it (rounded up),
+    a short buys at or below it (rounded down), so the account never ends below zero; at least one tick.
+    """
+    side = LONG if pos_lots > 0 else SHORT
+    price = bankruptcy_price(side, mark_ticks, abs(pos_lots) * tick_value_micro, equity_micro)
+    ticks = math.ceil(price - 1e-9) if pos_lots > 0 else math.floor(price + 1e-9)
+    return max(1, ticks)
 
 
 def liquidation_price(

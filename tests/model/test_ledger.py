@@ -283,3 +283,76 @@ def test_arbitrary_trades_keep_the_ledger_exact(
         if led.pos[a, 0] == 0:
             assert int(led.iso_margin[a, 0]) == 0
             assert int(led.cost[a, 0]) == 0
+
+
+# ---------------------------------------------------------------------------------- funding and bad debt
+
+
+def test_settle_funding_is_zero_sum_with_the_remainder_in_the_fee_account() -> None:
+    led = ledger(1_000, 1_000, 1_000)
+    cp = with_counterparty(led)
+    trade(led, 1, cp, 3, 50_000)  # account 1 long 3 lots, the counterparty short 3
+    trade(led, 2, cp, -7, 50_000)  # account 2 short 7 lots: the counterparty is long 4 net
+    led.touched.clear()
+    wallets = led.balance[: led.n].copy()
+    # 1e-4 per interval at a mark of 50,001 ticks: a lot pays 50,001 x 10,000 x 1e-4 = 50,001 micro
+    paid, received = led.settle_funding(0, 50_001, 100_000)
+    delta = (led.balance[: led.n] - wallets).tolist()
+    assert delta[1] == -150_003  # the longs pay
+    assert delta[cp] == -200_004
+    assert delta[2] == 350_007  # the short receives
+    assert (paid, received) == (350_007, 350_007)
+    assert sum(delta) + (paid - received) == 0  # zero-sum, the remainder booked
+    assert led.fee_account_micro == paid - received
+    assert led.imbalance() == 0
+    assert led.touched == {1, cp}  # the payers' equity fell: the screened check must look again
+
+
+def test_settle_funding_rounds_payers_up_and_receivers_down() -> None:
+    led = ledger(1_000, 1_000)
+    trade(led, 1, 2, 1, 3)  # one lot at 3 ticks: 30,000 micro of notional
+    paid, received = led.settle_funding(0, 3, 7)  # 30,000 x 7e-9 = 0.00021 micro
+    assert (paid, received) == (1, 0)  # the long pays a whole micro-dollar, the short gets nothing
+    assert led.fee_account_micro == 1 and led.imbalance() == 0
+
+
+def test_settle_funding_of_isolated_positions_moves_their_margin() -> None:
+    led = ledger(1_000, isolated=True)
+    cp = with_counterparty(led)
+    trade(led, 1, cp, -2, 50_000)  # account 1: isolated short
+    margin0, wallet0 = int(led.iso_margin[1, 0]), int(led.balance[1])
+    led.settle_funding(0, 50_000, -100_000)  # negative rate: shorts pay
+    assert int(led.iso_margin[1, 0]) == margin0 - 100_000
+    assert int(led.balance[1]) == wallet0
+    assert led.imbalance() == 0
+
+
+def test_settle_funding_at_zero_rate_books_nothing() -> None:
+    led = ledger(1_000)
+    cp = with_counterparty(led)
+    trade(led, 1, cp, 2, 50_000)
+    before = led.balance[: led.n].copy()
+    assert led.settle_funding(0, 50_000, 0) == (0, 0)
+    assert (led.balance[: led.n] == before).all() and led.fee_account_micro == 0
+
+
+def test_inject_bad_debt_keeps_the_books_balanced() -> None:
+    led = ledger(1_000)
+    led.transfer(Ledger.FUND, 1, 5 * USD)  # the fund pays out money it does not have
+    assert int(led.balance[Ledger.FUND]) == -5 * USD and led.imbalance() == 0
+    led.inject_bad_debt(Ledger.FUND, 5 * USD)
+    assert int(led.balance[Ledger.FUND]) == 0
+    assert led.bad_debt_micro == 5 * USD
+    assert led.deposits_micro == 1_000 * USD  # an injection is not a deposit: it is on record as bad debt
+    assert led.imbalance() == 0
+    with pytest.raises(ValueError):
+        led.inject_bad_debt(Ledger.FUND, -1)
+
+
+def test_set_leverage_refuses_non_positive_values() -> None:
+    led = ledger(1_000)
+    led.set_leverage(1, 0, 20.0)
+    assert float(led.leverage[1, 0]) == 20.0
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError):
+            led.set_leverage(1, 0, bad)

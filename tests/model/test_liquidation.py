@@ -110,6 +110,31 @@ def test_liquidation_order_trades_in_the_book_and_moves_the_price() -> None:
     check_books(ex)
 
 
+def test_funding_that_pushes_a_screened_account_under_maintenance_reaches_the_next_check() -> None:
+    """A settlement outside the market's clock (the public ``settle_funding``) must not hide an account.
+
+    The engine screens: between full checks it looks only at accounts that were near maintenance at the
+    last one or that were touched since. Funding lowers payers' equity without a trade, so the ledger
+    marks them touched; without that, this account would be skipped until the next full check.
+    """
+    ex, engine = market(insurance_fund_usd=1_000_000.0)
+    lng = ex.open_account(2_000, leverage=20)
+    sht = ex.open_account(1_000_000, leverage=10)
+    trade(ex, lng, sht, 50_000, 40)  # $20,000 long on $2,000: buffer ~$1,900, far from maintenance
+    engine.step()  # a full check: the long is screened safe (buffer/notional > 2 x SCREEN_MOVE)
+    assert engine.full_checks == 1 and not engine._at_risk[lng]
+    ex.funding_rate[0] = 0.096  # 9.6% of $20,000: $1,920 leaves the long's wallet ($70 left, maintenance $80)
+    ex.settle_funding()
+    assert ex.equity_usd(lng) < ex.maintenance_usd(lng)
+    assert ex.next_funding_s == ex.funding_interval_s and ex.time_s == 0.0  # nothing forces a full check
+    ex.submit(sht, 0, BUY, 100, 49_000)  # a bid for the liquidation order to hit
+    engine.step()
+    assert engine.full_checks == 1  # still screened, and yet:
+    assert ex.position_lots(lng, 0) == 0
+    assert [e["account"] for e in events(engine)] == [lng]
+    check_books(ex)
+
+
 def test_healthy_accounts_are_left_alone() -> None:
     ex, engine = market()
     lng = ex.open_account(1_100, leverage=20)
