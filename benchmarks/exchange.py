@@ -148,7 +148,7 @@ def bench_liquidatable(n_accounts: int, repeat: int, seed: int) -> None:
     per_step: list[float] = []
     step_means: list[float] = []
     for _ in range(repeat):
-        ex.mark_ticks[:] = base
+        ex.prices.mark_ticks[:] = base
         engine.liquidatable(full=True)
         samples = []
         gc.collect()

@@ -14,8 +14,8 @@ each:
 
 The rules of each part are documented in its module. Rejections are results with a reason, not
 exceptions: a bad order must not kill a simulation. An unknown symbol or account is a programming error
-and raises ``KeyError``. Views return plain values or copies; the marks (``mark_ticks``) and indices
-(``index_ticks``) are the live containers the exchange updates and must only be read.
+and raises ``KeyError``. Views return plain values or copies; the marks (``mark_ticks``) are a read-only
+view of the array the prices update in place (so an agent's observation stays live and costs nothing).
 """
 
 from __future__ import annotations
@@ -74,10 +74,9 @@ class Exchange:
         self.schedules = tuple(margin_schedule(s, venue) for s in symbols)
         self.price_band = venue.price_band
         self.prices = MarketPrices(symbols, venue, self.books, self.ledger)
-        self.mark_ticks: NDArray[np.float64] = self.prices.mark_ticks  # live, updated in place
-        self.index_ticks = self.prices.index_ticks  # live, updated in place
-        self.funding_rate = self.prices.funding_rate  # live: the rate the current interval would pay
-        self.last_funding_rate = self.prices.last_funding_rate  # live: the rate paid at the last settlement
+        # the marks as a read-only view of the prices' array: live (updated in place), never written here
+        self.mark_ticks: NDArray[np.float64] = self.prices.mark_ticks.view()
+        self.mark_ticks.flags.writeable = False
         self.accounts = AccountViews(self.ledger, self.schedules, self.mark_ticks, self.tick_value_micro)
         self.router = OrderRouter(
             self.books,
@@ -91,8 +90,6 @@ class Exchange:
             venue.taker_fee or 0.0,
             venue.price_band,
         )
-        self.volume_lots = self.router.volume_lots  # live: cumulative traded lots per symbol
-        self.volume_notional_micro = self.router.volume_notional_micro  # live, micro-dollars
         self.insurance_fund_start_micro = 0
         insurance = round((venue.insurance_fund_usd or 0.0) * MICRO)
         if insurance:
@@ -100,6 +97,31 @@ class Exchange:
             self.insurance_fund_start_micro = insurance
 
     # ------------------------------------------------------------------ the parts' counters and clock
+
+    @property
+    def index_ticks(self) -> tuple[float, ...]:
+        """Index prices, float ticks, one per symbol (a copy)."""
+        return tuple(self.prices.index_ticks)
+
+    @property
+    def funding_rate(self) -> tuple[float, ...]:
+        """The funding rate the current interval would pay, per symbol (a copy; > 0: longs pay)."""
+        return tuple(self.prices.funding_rate)
+
+    @property
+    def last_funding_rate(self) -> tuple[float, ...]:
+        """The funding rate paid at the last settlement, per symbol (a copy)."""
+        return tuple(self.prices.last_funding_rate)
+
+    @property
+    def volume_lots(self) -> tuple[int, ...]:
+        """Cumulative traded lots per symbol (a copy)."""
+        return tuple(self.router.volume_lots)
+
+    @property
+    def volume_notional_micro(self) -> tuple[int, ...]:
+        """Cumulative traded notional per symbol, micro-dollars (a copy)."""
+        return tuple(self.router.volume_notional_micro)
 
     @property
     def time_s(self) -> float:

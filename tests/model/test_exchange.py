@@ -235,10 +235,10 @@ def test_price_band_rejects_far_limits_and_caps_market_orders() -> None:
     assert_rejected(ex.submit(a, 0, BUY, 1, 52_501), "band")
     assert_rejected(ex.submit(a, 0, SELL, 1, 47_499), "band")
     assert ex.submit(maker, 0, SELL, 2, 52_500).status == "resting"  # at the edge: accepted
-    ex.mark_ticks[0] = 49_000.0  # the band moves with the mark: 52,500 is now out of reach
+    ex.prices.mark_ticks[0] = 49_000.0  # the band moves with the mark: 52,500 is now out of reach
     res = ex.submit(a, 0, BUY, 2)
     assert res.status == "expired" and res.filled_lots == 0
-    ex.mark_ticks[0] = 50_000.0
+    ex.prices.mark_ticks[0] = 50_000.0
     assert ex.submit(a, 0, BUY, 2).filled_lots == 2
 
 
@@ -499,7 +499,7 @@ def test_equity_and_margin_views_follow_the_mark() -> None:
     a = ex.open_account(1_000, leverage=20)
     b = ex.open_account(100_000, leverage=10)
     trade_at(ex, a, b, 50_000, 30)  # $15,000 long on $1,000
-    ex.mark_ticks[0] = 49_000.0
+    ex.prices.mark_ticks[0] = 49_000.0
     assert ex.unrealised_usd(a, 0) == pytest.approx(-300)
     assert ex.equity_usd(a) == pytest.approx(700)
     assert ex.notional_usd(a, 0) == pytest.approx(14_700)

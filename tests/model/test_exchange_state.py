@@ -243,8 +243,8 @@ class ExchangeMachine(RuleBasedStateMachine):
     def shock(self, s: int, pct: float, liquidate: bool) -> None:
         """A sudden move of index, mark and quotes together (a news shock), then maybe the engine's step."""
         ex = self.ex
-        ex.index_ticks[s] *= 1 + pct
-        ex.mark_ticks[s] *= 1 + pct
+        ex.prices.index_ticks[s] *= 1 + pct
+        ex.prices.mark_ticks[s] *= 1 + pct
         self.centre[s] = float(ex.mark_ticks[s])
         ex.cancel_all(self.mm, s)
         self._quote(s, 0.0005, 3)
@@ -275,8 +275,8 @@ class ExchangeMachine(RuleBasedStateMachine):
         if not 0.5 * ex.mark_ticks[0] < price < 1.5 * ex.mark_ticks[0]:
             return
         ex.update_prices(dt)
-        ex.index_ticks[0] = price
-        ex.mark_ticks[0] = price
+        ex.prices.index_ticks[0] = price
+        ex.prices.mark_ticks[0] = price
         self.centre[0] = price
         self._quote(0, 0.0005, 3)
         self.liquidation_step()

@@ -81,7 +81,7 @@ def test_liquidation_order_trades_in_the_book_and_moves_the_price() -> None:
     trade(ex, lng, sht, 50_000, 40)  # $20,000 long on $1,100; the taker fee is $10
     assert ex.submit(lng, 0, SELL, 1, 52_000).status == "resting"  # an order the engine must cancel
     fund_before = int(ex.ledger.balance[FUND])
-    ex.mark_ticks[0] = 47_400.0
+    ex.prices.mark_ticks[0] = 47_400.0
     for price, lots in ((47_390, 20), (47_380, 20), (47_300, 50)):
         assert ex.submit(bidder, 0, BUY, lots, price).status == "resting"
     # equity 1,090 - 40 x 2,600 x $0.01 = $50 <= maintenance 40 x $474 x 0.4% = $75.84
@@ -123,7 +123,8 @@ def test_funding_that_pushes_a_screened_account_under_maintenance_reaches_the_ne
     trade(ex, lng, sht, 50_000, 40)  # $20,000 long on $2,000: buffer ~$1,900, far from maintenance
     engine.step()  # a full check: the long is screened safe (buffer/notional > 2 x SCREEN_MOVE)
     assert engine.full_checks == 1 and not engine._at_risk[lng]
-    ex.funding_rate[0] = 0.096  # 9.6% of $20,000: $1,920 leaves the long's wallet ($70 left, maintenance $80)
+    # 9.6% of $20,000: $1,920 leaves the long's wallet ($70 left, maintenance $80)
+    ex.prices.funding_rate[0] = 0.096
     ex.settle_funding()
     assert ex.equity_usd(lng) < ex.maintenance_usd(lng)
     assert ex.next_funding_s == ex.funding_interval_s and ex.time_s == 0.0  # nothing forces a full check
@@ -140,7 +141,7 @@ def test_healthy_accounts_are_left_alone() -> None:
     lng = ex.open_account(1_100, leverage=20)
     sht = ex.open_account(100_000, leverage=10)
     trade(ex, lng, sht, 50_000, 40)
-    ex.mark_ticks[0] = 47_500.0  # equity $90 > maintenance $76
+    ex.prices.mark_ticks[0] = 47_500.0  # equity $90 > maintenance $76
     assert engine.liquidatable().tolist() == []
     engine.step()
     assert ex.position_lots(lng, 0) == 40 and engine.events == []
@@ -155,7 +156,7 @@ def test_unabsorbed_liquidation_is_taken_over_by_the_fund_which_unwinds_it() -> 
     sht = ex.open_account(100_000, leverage=10)
     bidder = ex.open_account(1_000_000, leverage=10)
     trade(ex, lng, sht, 50_000, 40)
-    ex.mark_ticks[0] = 47_400.0  # equity $50, bankruptcy 47,275; the book has no bids at all
+    ex.prices.mark_ticks[0] = 47_400.0  # equity $50, bankruptcy 47,275; the book has no bids at all
     fund_before = int(ex.ledger.balance[FUND])
     engine.step()
     assert ex.position_lots(lng, 0) == 0
@@ -209,7 +210,8 @@ def adl_market(**venue: Any) -> tuple[Exchange, LiquidationEngine, dict[str, int
 
 def test_adl_closes_the_highest_ranked_shorts_first_at_the_bankruptcy_price() -> None:
     ex, engine, acc = adl_market()
-    ex.mark_ticks[0] = 45_000.0  # L: 1,000 - 30 x 5,000 x $0.01 = -$500: past bankruptcy, the fund is empty
+    # L: 1,000 - 30 x 5,000 x $0.01 = -$500: past bankruptcy, the fund is empty
+    ex.prices.mark_ticks[0] = 45_000.0
     assert ex.equity_usd(acc["L"]) == pytest.approx(-500)
     # ranking by hand, at the mark 45,000 (notional of each short: 15 x $450 = $6,750):
     #   S1 entry 50,000: PnL% = 5,000/50,000 = 10.0%, equity 750 + 750 = 1,500, leverage 4.50 -> 0.450
@@ -252,7 +254,7 @@ def test_adl_rank_puts_a_losing_position_last_however_leveraged() -> None:
         pytest.approx([0.2, 0.4, -0.05, -0.01])
     )
     ex, engine, acc = adl_market()
-    ex.mark_ticks[0] = 45_000.0
+    ex.prices.mark_ticks[0] = 45_000.0
     # a fourth short of 20 lots entered at 43,000 on $500: at 45,000 it has lost $400, so it is the most
     # leveraged short by far (notional $9,000 on $100 of equity: 90x) but a losing one: rank -4.65% / 90
     late = ex.open_account(500, leverage=20)
@@ -272,7 +274,7 @@ def test_adl_rank_puts_a_losing_position_last_however_leveraged() -> None:
 
 def test_without_adl_the_shortfall_is_bad_debt_and_the_books_still_balance() -> None:
     ex, engine, acc = adl_market(adl_enabled=False)
-    ex.mark_ticks[0] = 45_000.0
+    ex.prices.mark_ticks[0] = 45_000.0
     engine.step()
     assert engine.adl_events == []
     # the fund took the 30 lots at 46,667: at the mark it is down 30 x 1,667 x $0.01 = $500.10, which
@@ -292,13 +294,13 @@ def test_fund_inventory_that_goes_under_water_is_deleveraged() -> None:
     lng = ex.open_account(1_000, leverage=20)
     sht = ex.open_account(100_000, leverage=10)
     trade(ex, lng, sht, 50_000, 40)
-    ex.mark_ticks[0] = 47_400.0  # equity 1,000 - 1,040 = -$40: bankruptcy 47,400 + 40 / 0.4 = 47,500
+    ex.prices.mark_ticks[0] = 47_400.0  # equity 1,000 - 1,040 = -$40: bankruptcy 47,400 + 40 / 0.4 = 47,500
     engine.step()
     # after the $40 the fund keeps $160, above the maintenance of the 40 lots (40 x $474 x 0.4% = $75.84),
     # so it takes them over at 47,500
     assert ex.position_lots(FUND, 0) == 40 and ex.entry_price_ticks(FUND, 0) == 47_500
     assert ex.insurance_fund_usd == pytest.approx(160)
-    ex.mark_ticks[0] = 46_800.0  # the fund is now down $280 on $200: equity -$80
+    ex.prices.mark_ticks[0] = 46_800.0  # the fund is now down $280 on $200: equity -$80
     engine.step()
     # its inventory is ADL'd against the short at the fund's bankruptcy price 46,800 + 80 / 0.4 = 47,000
     assert ex.position_lots(FUND, 0) == 0 and ex.position_lots(sht, 0) == 0
@@ -325,7 +327,7 @@ def partial_market() -> tuple[Exchange, LiquidationEngine, int]:
 
 def advance_to(ex: Exchange, t: float, mark: float) -> None:
     ex.update_prices(t - ex.time_s)
-    ex.mark_ticks[0] = mark
+    ex.prices.mark_ticks[0] = mark
 
 
 def test_partial_liquidation_slices_of_20_percent_with_a_30s_cooldown() -> None:
@@ -381,10 +383,11 @@ def test_only_the_failing_isolated_position_is_liquidated() -> None:
     assert int(ex.ledger.balance[iso]) == 1_000 * USD
     assert ex.submit(bidder, 0, BUY, 100, 47_600).status == "resting"
     assert ex.submit(bidder, 1, BUY, 100, 23_800).status == "resting"
-    ex.mark_ticks[0] = 47_700.0  # BTC position: 500 - 460 = $40 > maintenance 20 x $477 x 0.4% = $38.16
+    # BTC position: 500 - 460 = $40 > maintenance 20 x $477 x 0.4% = $38.16
+    ex.prices.mark_ticks[0] = 47_700.0
     assert engine.liquidatable().tolist() == []
-    ex.mark_ticks[0] = 47_650.0  # $30 <= $38.12: the BTC position fails; the account has $1,500 more
-    ex.mark_ticks[1] = 24_000.0  # ETH is down too, but its position keeps 500 - 100 = $400
+    ex.prices.mark_ticks[0] = 47_650.0  # $30 <= $38.12: the BTC position fails; the account has $1,500 more
+    ex.prices.mark_ticks[1] = 24_000.0  # ETH is down too, but its position keeps 500 - 100 = $400
     assert engine.liquidatable().tolist() == [iso]
     fund_before = int(ex.ledger.balance[FUND])
     engine.step()
@@ -410,7 +413,7 @@ def test_adl_with_no_counterparty_left_falls_back_to_the_fund_and_bad_debt() -> 
     longer = ex.open_account(1_000, leverage=20)
     ex.seed_position(longer, FUND, 0, 30, 50_000)  # the fund is short 30 lots (it took them over earlier)
     ex.ledger.withdraw(FUND, 1_200 * USD)  # the fund has paid out before: its balance is -$1,200
-    ex.mark_ticks[0] = 45_000.0
+    ex.prices.mark_ticks[0] = 45_000.0
     # the long: 1,000 - 30 x 5,000 x $0.01 = -$500, bankrupt at 46,667; the fund's equity is
     # -1,200 + 1,500 = $300 < the $500 a takeover costs at the mark, so ADL is due, but the only short
     # is the fund itself
