@@ -44,6 +44,19 @@ from model.exchange import Exchange
 from model.ledger import MICRO, Ledger, fee_micro, fee_rate_units
 from model.margin import bankruptcy_ticks
 from model.orderbook import BUY, IOC, SELL
+from model.params import VenueParams
+from model.policies import (
+    AdlCandidates,
+    AdlPolicy,
+    Backstop,
+    BankruptcyIOC,
+    Disposal,
+    InsuranceFund,
+    MarketSlices,
+    NoAdl,
+    RankedQueue,
+    TimeSpread,
+)
 
 LIQUIDATION_COLUMNS = (
     "time_s",
@@ -70,15 +83,31 @@ ADL_COLUMNS = (
     "price_usd",
     "notional_usd",
     "rank",
+    "effective_leverage",
+    "pnl_pct",
+    "equity_usd",
+    "haircut_usd",
+    "liquidation_row",
 )
 
 
-def adl_rank(
-    pnl_fraction: NDArray[np.float64], effective_leverage: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """ADL ranking score: PnL% x leverage when profitable, PnL% / leverage when losing (higher goes first)."""
-    lev = np.maximum(effective_leverage, 1e-12)
-    return np.where(pnl_fraction > 0, pnl_fraction * lev, pnl_fraction / lev)
+BACKSTOP_SHARE = 2.0 / 3.0
+"""Below this share of its maintenance margin a position goes whole to the backstop (Hyperliquid's rule)."""
+
+
+def default_policies(venue: VenueParams) -> tuple[Disposal, Backstop, AdlPolicy]:
+    """The disposal, backstop and ADL policies of a resolved venue."""
+    if venue.partial_liquidation_notional_usd is not None:
+        disposal: Disposal = MarketSlices(
+            venue.partial_liquidation_notional_usd,
+            float(venue.partial_liquidation_fraction or 1.0),
+            float(venue.partial_liquidation_cooldown_seconds or 0.0),
+            whole_in_cooldown=False,
+        )
+    else:
+        disposal = BankruptcyIOC()
+    adl: AdlPolicy = RankedQueue() if venue.adl_enabled else NoAdl()
+    return disposal, InsuranceFund(), adl
 
 
 class LiquidationEngine(mesa.Agent):
@@ -96,16 +125,35 @@ class LiquidationEngine(mesa.Agent):
     FULL_CHECK_SECONDS = 60.0
     SCREEN_MOVE = 0.01
 
-    def __init__(self, model: mesa.Model, exchange: Exchange) -> None:
+    def __init__(
+        self,
+        model: mesa.Model,
+        exchange: Exchange,
+        *,
+        disposal: Disposal | None = None,
+        backstop: Backstop | None = None,
+        adl: AdlPolicy | None = None,
+    ) -> None:
         super().__init__(model)
         self.exchange = exchange
         v = exchange.venue
         self._fee_units = fee_rate_units(v.liquidation_fee or 0.0)
-        self.partial_notional_usd = v.partial_liquidation_notional_usd
-        self.partial_fraction = float(v.partial_liquidation_fraction or 1.0)
-        self.cooldown_s = float(v.partial_liquidation_cooldown_seconds or 0.0)
-        self.adl_enabled = v.adl_enabled
+        d0, b0, a0 = default_policies(v)
+        self.disposal: Disposal = disposal if disposal is not None else d0
+        self.backstop: Backstop = backstop if backstop is not None else b0
+        self.adl: AdlPolicy = adl if adl is not None else a0
+        self.cooldown_s = self.disposal.cooldown_s if isinstance(self.disposal, MarketSlices) else 0.0
         self.unwind_per_second = v.fund_unwind_fraction_per_second
+        self._next_unwind_s = 0.0
+        self._prev_index = list(exchange.index_ticks)  # the oracle at the previous step (ADL at oracle)
+        # ADL accounting (micro-dollars): what the rounds had to cover, what they cost the counterparties
+        # relative to the mark, and the excess of the second over the first (see adl_overshoot_micro)
+        self.adl_rounds = 0
+        self.adl_shortfall_micro = 0.0
+        self.adl_haircut_micro = 0.0
+        self.adl_overshoot_micro = 0.0
+        self.first_liquidation_s: float | None = None
+        self.first_adl_s: float | None = None
         self.cooldown_until: dict[int, float] = {}
         self.events: list[tuple[object, ...]] = []
         self.adl_events: list[tuple[object, ...]] = []
@@ -135,6 +183,12 @@ class LiquidationEngine(mesa.Agent):
         self.unwind_fund(self.model_dt())
         eq = round(self.exchange.insurance_fund_usd * MICRO)
         self.fund_min_micro = min(self.fund_min_micro, eq)
+        self._prev_index = list(self.exchange.index_ticks)
+
+    @property
+    def adl_enabled(self) -> bool:
+        """Whether the ADL policy deleverages at all (False for ``none``)."""
+        return self.adl.enabled
 
     def model_dt(self) -> float:
         """Seconds per step of the model (1.0 when the model does not say)."""
@@ -222,27 +276,23 @@ class LiquidationEngine(mesa.Agent):
             mm_of = {s: total_mm * float(notional[s]) / total for s in failing}
         failing.sort(key=lambda s: -float(notional[s]))
         in_cooldown = self.cooldown_until.get(account, -math.inf) > now
+        vault = self.backstop.takes_whole_account
         for s in failing:
             pos = int(led.pos[account, s])
             if pos == 0:
                 continue
             notional_usd = float(notional[s]) / MICRO
-            backstop = shares[s] < (2.0 / 3.0) * mm_of[s]
-            partial = (
-                self.partial_notional_usd is not None
-                and notional_usd > self.partial_notional_usd
-                and self.partial_fraction < 1.0
-                and not backstop
-            )
-            if partial and in_cooldown:
+            backstop = shares[s] < BACKSTOP_SHARE * mm_of[s]
+            if vault and backstop:  # the vault takes the position over with its margin, no book order
+                self._absorb(account, s, pos, abs(pos), self._bankruptcy_ticks(s, pos, shares[s]))
                 continue
-            lots = max(1, math.ceil(abs(pos) * self.partial_fraction)) if partial else abs(pos)
-            lots = min(lots, abs(pos))
+            plan = self.disposal.plan(notional_usd, abs(pos), backstop, in_cooldown)
+            if plan is None:
+                continue
+            lots = min(plan.lots, abs(pos))
             bp = self._bankruptcy_ticks(s, pos, shares[s])
-            self._close(
-                account, s, pos, lots, bp, kind="partial" if partial else "liquidation", takeover=not partial
-            )
-            if partial:
+            self._close(account, s, pos, lots, bp, kind=plan.kind, takeover=plan.takeover_rest and not vault)
+            if plan.starts_cooldown:
                 self.cooldown_until[account] = now + self.cooldown_s
 
     def _bankruptcy_ticks(self, s: int, pos: int, equity_micro: float) -> int:
@@ -256,11 +306,21 @@ class LiquidationEngine(mesa.Agent):
         led = ex.ledger
         side = SELL if pos > 0 else BUY
         wallet_before = int(led.balance[account])
-        res = ex.submit(account, s, side, lots, price_ticks=bp, tif=IOC, _liquidation=True)
-        filled = res.filled_lots
+        if self.first_liquidation_s is None:
+            self.first_liquidation_s = ex.time_s
+        send = lots
+        if isinstance(self.disposal, TimeSpread):  # capped at a share of the depth down to bankruptcy
+            book_side = BUY if side == SELL else SELL
+            send = self.disposal.cap_lots(lots, ex.books[s].lots_between(book_side, bp))
+        if send > 0:
+            res = ex.submit(account, s, side, send, price_ticks=bp, tif=IOC, _liquidation=True)
+            filled = res.filled_lots
+            fills = res.fills
+        else:
+            filled, fills = 0, []
         tv = ex.tick_value_micro[s]
         if filled:
-            notional = sum(f.price_ticks * f.lots for f in res.fills) * tv
+            notional = sum(f.price_ticks * f.lots for f in fills) * tv
             fee = 0
             if self._fee_units:
                 if led.isolated[account]:
@@ -291,7 +351,7 @@ class LiquidationEngine(mesa.Agent):
         fund_lots = led.pos[Ledger.FUND].tolist()
         fund_lots[s] += direction * lots
         fund_mm = ex.accounts.maintenance_of_lots_usd(fund_lots)
-        if fund_equity - loss_at_mark >= fund_mm * MICRO or not self.adl_enabled:
+        if fund_equity - loss_at_mark >= fund_mm * MICRO or not self.adl.enabled:
             ex.ledger.move_position(account, Ledger.FUND, s, lots, bp)
             self._record(account, s, pos, lots, bp, bp, bp * lots * tv, 0, -loss_at_mark, "takeover")
         else:
@@ -302,7 +362,12 @@ class LiquidationEngine(mesa.Agent):
                 self._record(account, s, pos, left, bp, bp, bp * left * tv, 0, -loss, "takeover")
 
     def _adl(self, account: int, s: int, pos: int, lots: int, bp: int) -> int:
-        """Close ``lots`` of ``account``'s position against ranked opposite positions at ``bp``.
+        """Close ``lots`` of ``account``'s position against opposite positions chosen by the ADL policy.
+
+        The policy picks the accounts and the lots of each, at the bankruptcy price ``bp`` or, for a policy
+        that closes at the oracle, at the previous step's index. Each fill is an ADL event row carrying
+        the deleveraged account's effective leverage, PnL % and equity at that moment, its haircut (what
+        the close cost it relative to the mark) and the row of the liquidation event it offsets.
 
         Returns the lots that found no counterparty (0 unless the opposite side is empty).
         """
@@ -313,7 +378,7 @@ class LiquidationEngine(mesa.Agent):
         opp[account] = False
         opp[Ledger.FUND] = False
         cands = np.flatnonzero(opp)
-        if len(cands) == 0:
+        if len(cands) == 0 or not self.adl.enabled:
             return lots
         upnl, notional, _mm = self._position_arrays(cands)
         cost_abs = np.abs(led.cost[cands, s] * ex.tick_value_micro[s]).astype(np.float64)
@@ -322,14 +387,28 @@ class LiquidationEngine(mesa.Agent):
         acct_equity = ex.accounts.equity_micro_rows(cands, upnl)
         pos_equity = np.where(iso, led.iso_margin[cands, s] + upnl[:, s], acct_equity)
         eff_lev = notional[:, s] / np.maximum(pos_equity, 1.0)
-        rank = adl_rank(pnl_frac, eff_lev)
-        order = np.lexsort((cands, -rank))  # highest rank first, ties by account id
+        mark = float(ex.mark_ticks[s])
+        lots_c = np.abs(led.pos[cands, s])
+        entry = np.abs(led.cost[cands, s]) / np.maximum(lots_c, 1)
+        gain_ratio = entry / mark if pos > 0 else mark / np.maximum(entry, 1e-12)  # candidates: other side
+        plan = self.adl.allocate(
+            AdlCandidates(cands, lots_c, pnl_frac, eff_lev, notional[:, s], pos_equity, gain_ratio), lots
+        )
+        if not plan:
+            return lots
+        price = max(1, round(self._prev_index[s])) if self.adl.at_oracle else bp
+        direction = 1 if pos > 0 else -1  # the deleveraged side's counterparty is short when a long fails
         tv = ex.tick_value_micro[s]
+        if self.first_adl_s is None:
+            self.first_adl_s = ex.time_s
+        self.adl_rounds += 1
         left = lots
-        for i in order.tolist():
+        haircut_total = 0.0
+        for i, take, rank in plan:
             c = int(cands[i])
-            take = min(left, abs(int(led.pos[c, s])))
-            led.move_position(account, c, s, take, bp)
+            led.move_position(account, c, s, take, price)
+            haircut = direction * (price - mark) * take * tv  # the counterparty's loss against the mark
+            haircut_total += haircut
             self.adl_events.append(
                 (
                     ex.time_s,
@@ -339,15 +418,23 @@ class LiquidationEngine(mesa.Agent):
                     "short" if pos > 0 else "long",
                     take,
                     take * ex.lot_size[s],
-                    bp * ex.tick_size_usd[s],
-                    bp * take * tv / MICRO,
-                    float(rank[i]),
+                    price * ex.tick_size_usd[s],
+                    price * take * tv / MICRO,
+                    float(rank),
+                    float(eff_lev[i]),
+                    float(pnl_frac[i]) * 100.0,
+                    float(pos_equity[i]) / MICRO,
+                    haircut / MICRO,
+                    len(self.events),
                 )
             )
-            self._record(account, s, pos, take, bp, bp, bp * take * tv, 0, 0, "adl")
+            self._record(account, s, pos, take, price, bp, price * take * tv, 0, 0, "adl")
             left -= take
-            if not left:
-                break
+        # what the round had to cover: closing its lots at the bankruptcy price, against the mark
+        shortfall = max(0.0, direction * (bp - mark)) * (lots - left) * tv
+        self.adl_shortfall_micro += shortfall
+        self.adl_haircut_micro += haircut_total
+        self.adl_overshoot_micro += max(0.0, haircut_total - shortfall)
         return left
 
     def _record(
@@ -414,7 +501,7 @@ class LiquidationEngine(mesa.Agent):
         equity = ex.insurance_fund_usd * MICRO
         if equity >= 0:
             return
-        if self.adl_enabled:
+        if self.adl.enabled:
             held = [(s, int(led.pos[Ledger.FUND, s])) for s in range(ex.n_symbols) if led.pos[Ledger.FUND, s]]
             if held:
                 _upnl, notional, _mm = self._position_arrays(np.array([Ledger.FUND]))
@@ -427,15 +514,32 @@ class LiquidationEngine(mesa.Agent):
             led.inject_bad_debt(Ledger.FUND, shortfall)
 
     def unwind_fund(self, dt_s: float) -> None:
-        """Sell the fund's taken-over inventory back through the book, a slice per step (IOC)."""
+        """Sell the fund's taken-over inventory back through the book (IOC slices limited at the mark).
+
+        By default a slice per step of ``fund_unwind_fraction_per_second x dt`` of the inventory; with the
+        time-spread disposal a slice of its ``fraction`` every ``interval_s``, capped at its share of the
+        depth down (or up) to the mark.
+        """
         ex = self.exchange
         led = ex.ledger
+        spread = self.disposal if isinstance(self.disposal, TimeSpread) else None
+        if spread is not None:
+            if ex.time_s < self._next_unwind_s:
+                return
+            self._next_unwind_s = ex.time_s + spread.interval_s
         for s in range(ex.n_symbols):
             pos = int(led.pos[Ledger.FUND, s])
             if not pos:
                 continue
-            lots = min(abs(pos), max(1, math.ceil(abs(pos) * self.unwind_per_second * dt_s)))
             mark = float(ex.mark_ticks[s])
+            if spread is None:
+                lots = min(abs(pos), max(1, math.ceil(abs(pos) * self.unwind_per_second * dt_s)))
+            else:
+                limit = max(1, math.ceil(mark)) if pos > 0 else math.floor(mark)
+                visible = ex.books[s].lots_between(BUY if pos > 0 else SELL, limit)
+                lots = spread.cap_lots(min(abs(pos), max(1, math.ceil(abs(pos) * spread.fraction))), visible)
+                if lots < 1:
+                    continue
             if pos > 0:
                 ex.submit(
                     Ledger.FUND,

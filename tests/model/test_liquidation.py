@@ -15,9 +15,10 @@ import pytest
 
 from model.exchange import Exchange
 from model.ledger import Ledger
-from model.liquidation import ADL_COLUMNS, LIQUIDATION_COLUMNS, LiquidationEngine, adl_rank
+from model.liquidation import ADL_COLUMNS, LIQUIDATION_COLUMNS, LiquidationEngine
 from model.orderbook import BUY, IOC, SELL
 from model.params import SymbolParams, VenueParams
+from model.policies import adl_rank
 
 USD = 1_000_000
 TV = 10_000
