@@ -359,6 +359,34 @@ class OrderBook:
         asks = self._asks
         return [(k, asks[k][0]) for k in self._ask_keys[: max(n_levels, 0)]]
 
+    def impact_price(self, side: int, lots: int) -> float | None:
+        """Average price (ticks) at which a market order of ``lots`` would fill against ``side``'s orders.
+
+        ``side`` is the resting side consumed (``BUY``: the bids, the impact bid; ``SELL``: the asks, the
+        impact ask). None when that side holds fewer than ``lots``.
+        """
+        if lots <= 0:
+            return None
+        left = lots
+        cost = 0
+        if side == BUY:
+            levels = self._bids
+            for k in self._bid_keys:
+                take = min(left, levels[-k][0])
+                cost += -k * take
+                left -= take
+                if not left:
+                    break
+        else:
+            levels = self._asks
+            for k in self._ask_keys:
+                take = min(left, levels[k][0])
+                cost += k * take
+                left -= take
+                if not left:
+                    break
+        return cost / lots if not left else None
+
     def lots_between(self, side: int, far_price_ticks: int) -> int:
         """Resting lots on ``side`` from the best price up to and including ``far_price_ticks``.
 

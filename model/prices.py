@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from model.ledger import FUNDING_SCALE, Ledger
-from model.orderbook import OrderBook
+from model.orderbook import BUY, SELL, OrderBook
 from model.params import SymbolParams, VenueParams
 
 
@@ -43,9 +43,21 @@ class MarketPrices:
     """
 
     def __init__(
-        self, symbols: Sequence[SymbolParams], venue: VenueParams, books: Sequence[OrderBook], ledger: Ledger
+        self,
+        symbols: Sequence[SymbolParams],
+        venue: VenueParams,
+        books: Sequence[OrderBook],
+        ledger: Ledger,
+        *,
+        impact_notional_usd: Sequence[float | None] | None = None,
+        funding_on_oracle: bool = False,
     ) -> None:
         self.venue = venue
+        # Binance's premium index reads the impact bid/ask (the average fill of the impact margin notional)
+        # instead of the mid; None per symbol: the mid
+        self.impact_notional_usd = list(impact_notional_usd or [None] * len(symbols))
+        self._lot_value_per_tick_usd = [s.tick_value_micro / 1e6 for s in symbols]
+        self.funding_on_oracle = funding_on_oracle  # Hyperliquid pays funding on the oracle, not the mark
         self.symbols = list(symbols)
         self.books = list(books)
         self.ledger = ledger
@@ -158,7 +170,9 @@ class MarketPrices:
             while buf and buf[0][0] <= now - window:
                 self._basis_sum[s] -= buf.popleft()[1]
             ma_basis = self._basis_sum[s] / len(buf)
-            self._premium_sum[s] += basis / index * dt_s
+            imn = self.impact_notional_usd[s]
+            premium = basis / index if imn is None else self._impact_premium(s, index, basis, imn)
+            self._premium_sum[s] += premium * dt_s
             self._premium_time[s] += dt_s
             if self._premium_time[s] > 0:  # a zero-length update right after a settlement has no premium yet
                 premium = self._premium_sum[s] / self._premium_time[s]
@@ -175,6 +189,21 @@ class MarketPrices:
         if now >= self.next_funding_s - 1e-9:
             self.settle_funding()
             self.next_funding_s += self.funding_interval_s
+
+    def _impact_premium(self, s: int, index: float, basis: float, imn_usd: float) -> float:
+        """Binance's premium: ``[max(0, impact bid - index) - max(0, index - impact ask)] / index``.
+
+        The impact bid (ask) is the average price at which a market order for the impact margin notional
+        ``imn_usd`` would fill against the bids (asks). When a side is too thin to fill it, the sample falls
+        back to the mid's basis ``basis / index``.
+        """
+        lots = max(1, round(imn_usd / (index * self._lot_value_per_tick_usd[s])))
+        book = self.books[s]
+        bid = book.impact_price(BUY, lots)
+        ask = book.impact_price(SELL, lots)
+        if bid is None or ask is None:
+            return basis / index
+        return (max(0.0, bid - index) - max(0.0, index - ask)) / index
 
     def _funding_from_premium(self, premium: float) -> float:
         """Funding rate per interval from the average premium (an 8-hour rate, as the venues define it).
@@ -195,7 +224,8 @@ class MarketPrices:
     def settle_funding(self) -> None:
         """Settle funding at the current rates: longs pay shorts when the rate is positive.
 
-        Each symbol's rate is taken in units of 1e-9 and its mark rounded to a whole tick; the ledger books
+        Each symbol's rate is taken in units of 1e-9 and its mark (or, on a venue that pays on the oracle,
+        its index) rounded to a whole tick; the ledger books
         the payments (:meth:`model.ledger.Ledger.settle_funding`). The premium averages start again.
         """
         self.funding_settlements += 1
@@ -206,5 +236,6 @@ class MarketPrices:
             self._premium_time[s] = 0.0
             if rate_units == 0:
                 continue
-            paid, _received = self.ledger.settle_funding(s, round(float(self.mark_ticks[s])), rate_units)
+            price = self.index_ticks[s] if self.funding_on_oracle else float(self.mark_ticks[s])
+            paid, _received = self.ledger.settle_funding(s, round(price), rate_units)
             self.funding_paid_micro += paid

@@ -472,3 +472,16 @@ def test_compaction_of_cancelled_orders_keeps_priority_and_totals(monkeypatch: p
     assert book.level_orders(SELL, 101) == [(1, 1, 101), (2, 1, 102), (60, 2, 9)]
     assert book.level_lots(SELL, 101) == 4
     assert traded(book.market(70, 7, BUY, 3)) == [(1, 101, 1), (2, 101, 1), (60, 101, 1)]
+
+
+def test_impact_price_is_the_average_fill_of_a_market_order_of_that_size() -> None:
+    book = OrderBook("BTC")
+    book.limit(1, 1, BUY, 100, 5, GTC)
+    book.limit(2, 1, BUY, 99, 5, GTC)
+    book.limit(3, 1, SELL, 102, 2, GTC)
+    book.limit(4, 1, SELL, 104, 2, GTC)
+    assert book.impact_price(BUY, 5) == 100.0
+    assert book.impact_price(BUY, 8) == (5 * 100 + 3 * 99) / 8
+    assert book.impact_price(SELL, 3) == (2 * 102 + 104) / 3
+    assert book.impact_price(SELL, 5) is None  # only 4 lots offered
+    assert book.resting_lots(1) == 5  # a query, not an order
