@@ -113,7 +113,7 @@ class SymbolParams(StrictModel):
 
     def tiers_on(self, venue: VenueParams) -> list[TierParams] | None:
         """The margin brackets of this symbol on ``venue``: its own, else the (resolved) venue's."""
-        return self.tiers or venue.resolved().tiers
+        return self.tiers or venue.resolved_view().tiers
 
     def max_leverage_on(self, venue: VenueParams) -> float:
         """The highest leverage allowed on this symbol at ``venue`` for the smallest position.
@@ -127,7 +127,7 @@ class SymbolParams(StrictModel):
         Returns:
             The cap, x (> 0).
         """
-        resolved = venue.resolved()
+        resolved = venue.resolved_view()
         cap = self.max_leverage if self.max_leverage is not None else resolved.max_leverage
         if cap is None:  # unreachable with the shipped presets; a preset without one is a bug
             raise ValueError(
@@ -190,6 +190,14 @@ class VenueParams(StrictModel):
     @classmethod
     def _tiers(cls, tiers: list[TierParams] | None) -> list[TierParams] | None:
         return validate_tiers(tiers) if tiers else tiers
+
+    def is_resolved(self) -> bool:
+        """Whether every number the preset defines is set here (nothing left to fill in)."""
+        return all(getattr(self, k) is not None for k, v in PRESETS[self.preset].items() if v is not None)
+
+    def resolved_view(self) -> VenueParams:
+        """This venue if it is resolved already, else :meth:`resolved` (for reading, not for keeping)."""
+        return self if self.is_resolved() else self.resolved()
 
     def resolved(self) -> VenueParams:
         """A copy with every unset number taken from the preset (validated)."""
