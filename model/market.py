@@ -549,9 +549,10 @@ class CryptoMarket(mesa.Model):
     def phase_sentiment(self) -> None:
         """Sentiment: the fear-and-greed index reads this step's market (agents see it next step).
 
-        Reads the engine's cumulative liquidations (over ``sentiment.liquidation_window_seconds``), the
-        open interest (re-summed every ``sentiment.oi_refresh_seconds``), the leader's return, volatility,
-        funding and price from the view and the exchange. Writes the index and its input windows.
+        Reads the leader's return over ``sentiment.return_window_seconds``, its volatility, funding
+        and price (view and exchange), the engine's cumulative liquidations (over
+        ``sentiment.liquidation_window_seconds``) and the open interest (re-summed every
+        ``sentiment.oi_refresh_seconds``). Writes the index and its input windows.
         """
         sp = self.params.sentiment
         eng = self.engine
@@ -570,7 +571,7 @@ class CryptoMarket(mesa.Model):
         view = self.view
         self.fear_greed.update(
             self.dt_seconds,
-            view.ret(0, 3600.0),
+            view.ret(0, sp.return_window_seconds),
             view.vol_1s[0],
             share,
             self.exchange.funding_rate[0],

@@ -544,6 +544,11 @@ class SentimentParams(StrictModel):
     score_scale: PositiveFloat = Field(
         6.0, description="the weighted z-sum is squashed as 50 + 50 tanh(sum / this)"
     )
+    return_window_seconds: PositiveFloat = Field(
+        3600.0,
+        description="window of the leader's return the index reads (z-scored by the calm volatility over "
+        "it; capped at view.history_seconds)",
+    )
     liquidation_window_seconds: PositiveFloat = Field(
         900.0, description="window of the liquidation flow the index reads, seconds"
     )

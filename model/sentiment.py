@@ -30,7 +30,7 @@ class FearGreedIndex:
     def update(
         self,
         dt_s: float,
-        return_1h: float,
+        recent_return: float,
         vol_1s: float,
         liq_share_per_hour: float,
         funding_rate: float,
@@ -41,7 +41,7 @@ class FearGreedIndex:
 
         Args:
             dt_s: step length, seconds.
-            return_1h: leader's log-return over the last hour.
+            recent_return: leader's log-return over the last ``return_window_seconds`` (an hour).
             vol_1s: leader's realised volatility per sqrt(second), recent window.
             liq_share_per_hour: liquidated notional per hour as a fraction of open interest.
             funding_rate: leader's current funding rate per interval.
@@ -62,8 +62,9 @@ class FearGreedIndex:
                 vol_1s - self.normal_vol
             )
             z_vol = math.log(max(vol_1s, 1e-12) / max(self.normal_vol, 1e-12))
-        hour_vol = max(base_vol_1s * 60.0, 1e-6)
-        z_ret = return_1h / hour_vol
+        # the calm volatility over the return's window (sqrt(3600) is exactly 60: the default's bits)
+        window_vol = max(base_vol_1s * math.sqrt(p.return_window_seconds), 1e-6)
+        z_ret = recent_return / window_vol
         z_liq = liq_share_per_hour / p.heavy_liquidation_share_per_hour  # a heavy liquidation hour: 1
         # funding is clipped to +-z_clip: a rate pinned at its cap during a long discount (60x the normal
         # rate) must not hold the index at extreme fear for days after the market has calmed
