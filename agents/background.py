@@ -24,23 +24,41 @@ from agents.base import Trader
 from model.orderbook import BUY, IOC, SELL
 
 if TYPE_CHECKING:
-    from model.market import CryptoMarket, MarketView
+    import mesa
+
+    from model.exchange import Exchange
+    from model.params import BackgroundParams
+    from model.view import MarketView
 
 
 class FundamentalTrader(Trader):
     """Trades its symbol toward the index.
 
     Args:
-        model: the market.
+        model: the Mesa model the agent belongs to.
+        exchange: the venue.
+        view: the per-step market view.
+        params: the background flow's parameter block.
         capital_usd: collateral.
         symbol: the symbol it trades.
         rate_per_s: decisions per second.
     """
 
-    def __init__(self, model: CryptoMarket, capital_usd: float, symbol: int, rate_per_s: float) -> None:
-        super().__init__(model, capital_usd, leverage=5.0, rate_per_s=rate_per_s)
+    def __init__(
+        self,
+        model: mesa.Model,
+        exchange: Exchange,
+        view: MarketView,
+        params: BackgroundParams,
+        capital_usd: float,
+        symbol: int,
+        rate_per_s: float,
+    ) -> None:
+        super().__init__(
+            model, exchange, view, capital_usd, leverage=params.fundamental_leverage, rate_per_s=rate_per_s
+        )
         self.symbol = symbol
-        self._p = model.params.background
+        self._p = params
 
     def decide(self, view: MarketView) -> tuple[int, int, int] | None:
         """(side, lots, limit ticks) toward the index, or None inside the threshold."""
@@ -48,9 +66,10 @@ class FundamentalTrader(Trader):
         mid = view.mid_ticks[s]
         index = view.index_ticks[s]
         gap = mid / index - 1.0
-        th = self._p.fundamental_threshold_bps * 1e-4
-        size_usd = self._p.fundamental_size_usd * self.model.liquidity_scale[s]
-        size_usd *= min(abs(gap) / th, 5.0) if abs(gap) > th else 0.0
+        p = self._p
+        th = p.fundamental_threshold_bps * 1e-4
+        size_usd = p.fundamental_size_usd * view.liquidity_scale[s]
+        size_usd *= min(abs(gap) / th, p.fundamental_max_size_multiple) if abs(gap) > th else 0.0
         lots = self.exchange.usd_to_lots(s, size_usd, mid)
         if lots < 1:
             return None
@@ -63,7 +82,9 @@ class FundamentalTrader(Trader):
         side, lots, limit = intent
         pos = self.position(self.symbol)
         cap = self.exchange.usd_to_lots(
-            self.symbol, self.capital_usd * 2.0, self.model.view.mid_ticks[self.symbol]
+            self.symbol,
+            self.capital_usd * self._p.fundamental_position_cap_capital,
+            self.view.mid_ticks[self.symbol],
         )
         if (side == BUY and pos + lots > cap) or (side == SELL and pos - lots < -cap):
             return  # position cap: value traders are not leveraged speculators
@@ -78,37 +99,51 @@ class NoiseTrader(Trader):
     """Random small orders around the mid.
 
     Args:
-        model: the market.
+        model: the Mesa model the agent belongs to (its ``rng`` draws the orders).
+        exchange: the venue.
+        view: the per-step market view.
+        params: the background flow's parameter block.
         capital_usd: collateral.
         symbol: the symbol it trades.
         rate_per_s: orders per second.
     """
 
-    MAX_RESTING = 4
-
-    def __init__(self, model: CryptoMarket, capital_usd: float, symbol: int, rate_per_s: float) -> None:
-        super().__init__(model, capital_usd, leverage=5.0, rate_per_s=rate_per_s)
+    def __init__(
+        self,
+        model: mesa.Model,
+        exchange: Exchange,
+        view: MarketView,
+        params: BackgroundParams,
+        capital_usd: float,
+        symbol: int,
+        rate_per_s: float,
+    ) -> None:
+        super().__init__(
+            model, exchange, view, capital_usd, leverage=params.noise_leverage, rate_per_s=rate_per_s
+        )
         self.symbol = symbol
-        self._p = model.params.background
+        self._p = params
         self._resting: deque[int] = deque()
 
     def decide(self, view: MarketView) -> tuple[int, int, int | None] | None:
         """(side, lots, price ticks or None for a market order)."""
-        rng = self.model.rng
+        rng = self.rng
+        p = self._p
         s = self.symbol
         mid = view.mid_ticks[s]
-        size_usd = self._p.noise_size_usd * self.model.liquidity_scale[s] * float(rng.exponential(1.0))
+        scale = view.liquidity_scale[s]
+        size_usd = p.noise_size_usd * scale * float(rng.exponential(1.0))
         lots = max(1, self.exchange.usd_to_lots(s, size_usd, mid))
         pos = self.position(s)
         limit_lots = self.exchange.usd_to_lots(
-            s, 10 * self._p.noise_size_usd * self.model.liquidity_scale[s], mid
+            s, p.noise_position_limit_orders * p.noise_size_usd * scale, mid
         )
         if abs(pos) > max(limit_lots, 1):
             return (SELL if pos > 0 else BUY, abs(pos) // 2 or 1, None)
         side = BUY if rng.random() < 0.5 else SELL
-        if rng.random() < self._p.noise_market_share:
+        if rng.random() < p.noise_market_share:
             return (side, lots, None)
-        offset = float(rng.exponential(8e-4))  # mean 8 bps away from the mid
+        offset = float(rng.exponential(p.noise_offset_bps * 1e-4))  # mean distance from the mid
         price = mid * (1.0 - offset) if side == BUY else mid * (1.0 + offset)
         return (side, lots, max(1, round(price)))
 
@@ -116,7 +151,7 @@ class NoiseTrader(Trader):
         """Cancel the oldest order when at the limit, then send the new one."""
         side, lots, price = intent
         ex = self.exchange
-        while len(self._resting) >= self.MAX_RESTING:
+        while len(self._resting) >= self._p.noise_max_resting_orders:
             ex.cancel(self.account, self._resting.popleft())
         res = ex.submit(self.account, self.symbol, side, lots, price_ticks=price)
         if res.status == "resting" and res.oid is not None:
@@ -131,16 +166,30 @@ class ValueTrader(Trader):
     (both scaled by the symbol's ``liquidity_scale``), with an IOC that never pays through value.
 
     Args:
-        model: the market.
+        model: the Mesa model the agent belongs to.
+        exchange: the venue.
+        view: the per-step market view.
+        params: the background flow's parameter block.
         capital_usd: collateral; also the largest position it takes (1x), USD.
         symbol: the symbol it trades.
         rate_per_s: decisions per second.
     """
 
-    def __init__(self, model: CryptoMarket, capital_usd: float, symbol: int, rate_per_s: float) -> None:
-        super().__init__(model, capital_usd, leverage=2.0, rate_per_s=rate_per_s)
+    def __init__(
+        self,
+        model: mesa.Model,
+        exchange: Exchange,
+        view: MarketView,
+        params: BackgroundParams,
+        capital_usd: float,
+        symbol: int,
+        rate_per_s: float,
+    ) -> None:
+        super().__init__(
+            model, exchange, view, capital_usd, leverage=params.value_leverage, rate_per_s=rate_per_s
+        )
         self.symbol = symbol
-        self._p = model.params.background
+        self._p = params
 
     def target_usd(self, view: MarketView) -> float:
         """The signed position it wants at the current gap to value, USD (long > 0)."""
@@ -148,7 +197,7 @@ class ValueTrader(Trader):
         s = self.symbol
         gap = math.log(view.mid_ticks[s] / view.value_ticks[s])
         weight = min(max((abs(gap) - p.value_threshold) / (p.value_full_gap - p.value_threshold), 0.0), 1.0)
-        return -math.copysign(weight, gap) * self.capital_usd * self.model.liquidity_scale[s]
+        return -math.copysign(weight, gap) * self.capital_usd * view.liquidity_scale[s]
 
     def decide(self, view: MarketView) -> tuple[int, int, int] | None:
         """(side, lots, limit ticks) toward the target position, or None."""
@@ -159,21 +208,21 @@ class ValueTrader(Trader):
         target_usd = self.target_usd(view)
         want = ex.usd_to_lots(s, abs(target_usd), mid) * (1 if target_usd > 0 else -1)
         diff = want - self.position(s)
-        order = ex.usd_to_lots(s, p.value_order_usd * self.model.liquidity_scale[s], mid)
+        order = ex.usd_to_lots(s, p.value_order_usd * view.liquidity_scale[s], mid)
         lots = min(abs(diff), order)
         if lots < 1:
             return None
-        hour = view.ret(s, 3600.0)
+        momentum = view.ret(s, p.value_momentum_window_seconds)
         value = view.value_ticks[s]
         if diff > 0:
-            if hour < -p.value_falling_knife:
+            if momentum < -p.value_falling_knife:
                 return None  # no catching a falling knife: wait until the selling slows
             # never pays more than value: a short is covered, and a long built, only at value or below
-            return (BUY, lots, max(1, math.floor(min(mid * 1.002, value))))
-        if hour > p.value_falling_knife:
+            return (BUY, lots, max(1, math.floor(min(mid * (1.0 + p.value_limit_slippage), value))))
+        if momentum > p.value_falling_knife:
             return None
         # never sells below value: a long bought at a discount is unwound at value, not dumped on the way up
-        return (SELL, lots, math.ceil(max(mid * 0.998, value)))
+        return (SELL, lots, math.ceil(max(mid * (1.0 - p.value_limit_slippage), value)))
 
     def act(self, intent: tuple[int, int, int]) -> None:
         """An IOC limited near the mid and never through value."""

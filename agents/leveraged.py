@@ -17,7 +17,11 @@ from agents.base import Trader
 from model.orderbook import BUY, SELL
 
 if TYPE_CHECKING:
-    from model.market import CryptoMarket, MarketView
+    import mesa
+
+    from model.exchange import Exchange
+    from model.params import LeveragedTraderParams
+    from model.view import MarketView
 
 STRATEGIES = ("trend", "dip_buyer", "short_bounce", "noise")
 
@@ -26,7 +30,10 @@ class LeveragedTrader(Trader):
     """A leveraged speculator.
 
     Args:
-        model: the market.
+        model: the Mesa model the agent belongs to (its ``rng`` is the trader's randomness).
+        exchange: the venue.
+        view: the per-step market view.
+        params: the leveraged traders' parameter block (thresholds, windows, tilts).
         capital_usd: initial collateral.
         isolated: isolated-margin account.
         leverage: leverage used on every symbol.
@@ -35,11 +42,15 @@ class LeveragedTrader(Trader):
         symbols: symbol indices the trader trades (several only in a cross account).
         watch_btc: read the leader's returns for alt decisions (a contagion channel).
         holding_s: holding horizon, seconds.
+        reads_sentiment: the sentiment channel: fear and greed tilt entries, exits and re-entry.
     """
 
     def __init__(
         self,
-        model: CryptoMarket,
+        model: mesa.Model,
+        exchange: Exchange,
+        view: MarketView,
+        params: LeveragedTraderParams,
         capital_usd: float,
         isolated: bool,
         leverage: float,
@@ -48,21 +59,27 @@ class LeveragedTrader(Trader):
         symbols: list[int],
         watch_btc: bool,
         holding_s: float,
+        reads_sentiment: bool = True,
     ) -> None:
-        super().__init__(model, capital_usd, isolated=isolated, leverage=leverage, rate_per_s=rate_per_s)
+        super().__init__(
+            model, exchange, view, capital_usd, isolated=isolated, leverage=leverage, rate_per_s=rate_per_s
+        )
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r} (have {STRATEGIES})")
         self.leverage = leverage
         self.strategy = strategy
         self.symbols = symbols
         self.watch_btc = watch_btc
         self.holding_s = holding_s
+        self.reads_sentiment = reads_sentiment
         self.entry_time: dict[int, float] = {}
         self.stop_ids: dict[int, int] = {}
         self.liquidated_times = 0
-        p = model.params.leveraged
-        self._p = p
+        self.reentries = 0  # times it came back with new money
+        self._p = params
         self._spacing_ticks = [
-            p.support_spacing_usd.get(name, 0.0) / model.exchange.tick_size_usd[i]
-            for i, name in enumerate(model.exchange.names)
+            params.support_spacing_usd.get(name, 0.0) / exchange.tick_size_usd[i]
+            for i, name in enumerate(exchange.names)
         ]
 
     # ------------------------------------------------------------------ decide
@@ -71,29 +88,36 @@ class LeveragedTrader(Trader):
         """Return ``("close", symbol, 0)``, ``("open", symbol, side)``, ``("reenter", 0, 0)`` or None."""
         ex = self.exchange
         a = self.account
-        pos_row = ex.ledger.pos[a]
+        p = self._p
+        pos_row = ex.positions(a)
         holding = False
         for s in self.symbols:
-            pos = int(pos_row[s])
+            pos = pos_row[s]
             if not pos:
                 continue
             holding = True
             entry = ex.entry_price_ticks(a, s)
             gain = (view.mark_ticks[s] / entry - 1.0) * (1 if pos > 0 else -1)
-            if gain >= self._p.take_profit or view.time_s - self.entry_time.get(s, 0.0) > self.holding_s:
+            if gain >= p.take_profit or view.time_s - self.entry_time.get(s, 0.0) > self.holding_s:
                 return ("close", s, 0)
             # capitulation: in extreme fear losing longs are cut (the sentiment channel)
-            panic = pos > 0 and gain < 0 and view.sentiment < 15.0 and self.model.params.contagion.sentiment
-            if panic and self.model.rng.random() < (15.0 - view.sentiment) / 30.0:
+            panic = (
+                pos > 0 and gain < 0 and view.sentiment < p.capitulation_sentiment and self.reads_sentiment
+            )
+            if (
+                panic
+                and self.rng.random()
+                < (p.capitulation_sentiment - view.sentiment) / p.capitulation_ramp_points
+            ):
                 return ("close", s, 0)
         if holding:
             return None
-        if self.equity_usd() < 0.1 * self.capital_usd:
+        if self.equity_usd() < p.reentry_below_capital * self.capital_usd:
             return self._reentry(view)
         s = (
             self.symbols[0]
             if len(self.symbols) == 1
-            else self.symbols[int(self.model.rng.integers(len(self.symbols)))]
+            else self.symbols[int(self.rng.integers(len(self.symbols)))]
         )
         side = self._signal(view, s)
         if side is None:
@@ -104,7 +128,7 @@ class LeveragedTrader(Trader):
 
     def _signal(self, view: MarketView, s: int) -> int | None:
         p = self._p
-        rng = self.model.rng
+        rng = self.rng
         src = 0 if (self.watch_btc and s != 0) else s
         if self.strategy == "trend":
             r = view.ret(src, p.lookback_seconds)
@@ -119,32 +143,36 @@ class LeveragedTrader(Trader):
                 return None
             price = view.mid_ticks[s]
             support = math.floor(price / spacing) * spacing
-            if support <= 0 or price / support - 1.0 > 0.005:  # within 0.5% above the support
+            if support <= 0 or price / support - 1.0 > p.dip_band:  # only just above the support
                 return None
             if view.ret(src, p.lookback_seconds) > 0:
                 return None  # buy into a dip toward the support, not a rally
             return BUY
         if self.strategy == "short_bounce":
-            if view.ret(src, 3600.0) < -0.01 and view.ret(s, p.lookback_seconds) > 0.0:
+            if (
+                view.ret(src, p.bounce_window_seconds) < -p.bounce_drop
+                and view.ret(s, p.lookback_seconds) > 0.0
+            ):
                 return SELL
             return None
-        bias = p.long_bias + 0.3 * p.macro_sensitivity * view.macro
-        if self.model.params.contagion.sentiment:
-            bias += (view.sentiment - 50.0) / 200.0
+        bias = p.long_bias + p.macro_bias_tilt * p.macro_sensitivity * view.macro
+        if self.reads_sentiment:
+            bias += (view.sentiment - 50.0) / p.sentiment_bias_points
         prob_long = min(max(0.5 + 0.5 * bias, 0.02), 0.98)
         return BUY if rng.random() < prob_long else SELL
 
     def _accept_long(self, view: MarketView) -> bool:
         """Fear and risk-off make long entries rarer (sentiment and macro channels)."""
-        appetite = 1.0 + 0.5 * self._p.macro_sensitivity * view.macro
-        if self.model.params.contagion.sentiment:
-            appetite *= 0.6 + 0.8 * view.sentiment / 100.0
-        return bool(self.model.rng.random() < min(max(appetite, 0.0), 1.0))
+        p = self._p
+        appetite = 1.0 + p.macro_appetite_tilt * p.macro_sensitivity * view.macro
+        if self.reads_sentiment:
+            appetite *= p.fear_appetite + p.greed_appetite_per_100 * view.sentiment / 100.0
+        return bool(self.rng.random() < min(max(appetite, 0.0), 1.0))
 
     def _reentry(self, view: MarketView) -> tuple[str, int, int] | None:
         per_decision = self._p.reentry_per_day / max(self.rate_per_s * 86400.0, 1e-9)
-        greed = view.sentiment / 50.0 if self.model.params.contagion.sentiment else 1.0
-        if self.model.rng.random() < per_decision * greed:
+        greed = view.sentiment / 50.0 if self.reads_sentiment else 1.0
+        if self.rng.random() < per_decision * greed:
             return ("reenter", 0, 0)
         return None
 
@@ -158,9 +186,9 @@ class LeveragedTrader(Trader):
             self.close(s)
         elif kind == "reenter":
             ex.deposit(self.account, self.capital_usd)
-            self.model.reentries += 1
+            self.reentries += 1
         else:
-            view = self.model.view
+            view = self.view
             price = view.mid_ticks[s]
             # risk-off lowers the leverage taken on either side (demand for leverage shrinks)
             shrink = max(1.0 - self._p.risk_off_deleveraging * max(-view.macro, 0.0), 0.0)
@@ -175,7 +203,7 @@ class LeveragedTrader(Trader):
     def _entry_notional_usd(self, s: int, equity_usd: float) -> float:
         """Equity share x leverage, capped where the venue's brackets stop allowing that leverage."""
         notional = self._p.position_fraction * max(equity_usd, 0.0) * self.leverage
-        return min(notional, 0.98 * self.exchange.schedules[s].max_notional_usd(self.leverage))
+        return min(notional, self._p.max_notional_headroom * self.exchange.max_notional_usd(s, self.leverage))
 
     def close(self, s: int) -> None:
         """Close the position in ``s`` at market and cancel its stop."""
@@ -223,6 +251,6 @@ class LeveragedTrader(Trader):
             ex.seed_position(self.account, counterparty, s, lots, entry_ticks)
         else:
             ex.seed_position(counterparty, self.account, s, lots, entry_ticks)
-        self.entry_time[s] = time_s - float(self.model.rng.random()) * self.holding_s
-        self._place_stop(s, self.model.view)
+        self.entry_time[s] = time_s - float(self.rng.random()) * self.holding_s
+        self._place_stop(s, self.view)
         return notional

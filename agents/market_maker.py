@@ -12,7 +12,7 @@ budget, and withdraws from all of them at once when a loss in one binds.
 
 Quotes are replaced (one batch call, :meth:`Exchange.replace_quotes`) only when the reservation price
 has moved by a layer spacing (or half the spread, when that is wider) or fills have moved the position
-by two layers' size, so a calm book costs little.
+by ``requote_position_layers`` layers' size, so a calm book costs little.
 """
 
 from __future__ import annotations
@@ -23,14 +23,21 @@ from agents.base import Trader
 from model.exchange import MICRO
 
 if TYPE_CHECKING:
-    from model.market import CryptoMarket, MarketView
+    import mesa
+
+    from model.exchange import Exchange
+    from model.params import MarketMakerParams
+    from model.view import MarketView
 
 
 class MarketMaker(Trader):
     """A layered quoter.
 
     Args:
-        model: the market.
+        model: the Mesa model the agent belongs to.
+        exchange: the venue.
+        view: the per-step market view (mids, index, volatility, each book's liquidity scale).
+        params: the market makers' parameter block (spreads, layers, skew, budget rules).
         capital_usd: collateral of the maker's account.
         symbols: symbols it quotes from this account.
         loss_limit_usd: drawdown from the equity peak at which it withdraws.
@@ -40,22 +47,25 @@ class MarketMaker(Trader):
 
     def __init__(
         self,
-        model: CryptoMarket,
+        model: mesa.Model,
+        exchange: Exchange,
+        view: MarketView,
+        params: MarketMakerParams,
         capital_usd: float,
         symbols: list[int],
         loss_limit_usd: float,
         inventory_limit_usd: float,
         shared_budget: bool = True,
     ) -> None:
-        super().__init__(model, capital_usd, isolated=False, leverage=10.0)
+        super().__init__(model, exchange, view, capital_usd, isolated=False, leverage=params.account_leverage)
         self.symbols = symbols
         self.loss_limit_usd = loss_limit_usd
         self.inventory_limit_usd = inventory_limit_usd
-        self._p = model.params.market_makers
+        self._p = params
         self.peak_equity = capital_usd
         self.withdrawn_until = -1.0
         self.withdrawals = 0
-        self._budget_period_end = 3600.0
+        self._budget_period_end = params.budget_period_seconds
         self.shared_budget = shared_budget
         self._symbol_out_until: dict[int, float] = {}
         self._last_ref: dict[int, float] = {}
@@ -70,14 +80,14 @@ class MarketMaker(Trader):
         quotes too. With separate budgets each symbol has its share of the limits (in proportion to its
         liquidity) and withdraws alone, on its own unrealised loss; the capital is the same.
         """
-        view = self.model.view
+        view = self.view
         now = view.time_s
         if now < self.withdrawn_until:
             return
         ex = self.exchange
-        pos_row = ex.ledger.pos[self.account].tolist()
+        pos_row = ex.positions(self.account)
         tv = ex.tick_value_micro
-        scale = self.model.liquidity_scale
+        scale = view.liquidity_scale
         used = [
             abs(pos_row[s]) * view.mid_ticks[s] * tv[s] / MICRO / (self.inventory_limit_usd * scale[s])
             for s in self.symbols
@@ -86,7 +96,7 @@ class MarketMaker(Trader):
             equity = self.equity_usd()
             if now >= self._budget_period_end:  # a new hourly risk-budget period
                 self.peak_equity = equity
-                self._budget_period_end = now + 3600.0
+                self._budget_period_end = now + self._p.budget_period_seconds
             self.peak_equity = max(self.peak_equity, equity)
             if self.peak_equity - equity > self.loss_limit_usd:
                 self.withdraw(now, self._p.withdraw_seconds)
@@ -123,23 +133,24 @@ class MarketMaker(Trader):
         inventory_usd = pos * mid * tv / MICRO
         # spreads widen with volatility and with the share of the risk budget in use
         half_bps = min(
-            (p.half_spread_bps + p.vol_widening * view.vol_1s[s]) * (1.0 + 3.0 * budget_used),
+            (p.half_spread_bps + p.vol_widening * view.vol_1s[s])
+            * (1.0 + p.budget_spread_widening * budget_used),
             p.max_half_spread_bps,
         )
-        limit_usd = self.inventory_limit_usd * self.model.liquidity_scale[s]  # thin books: smaller limits
+        limit_usd = self.inventory_limit_usd * view.liquidity_scale[s]  # thin books: smaller limits
         skew_bps = -p.risk_aversion * (inventory_usd / limit_usd) * p.skew_scale_bps
         # fair value: the own book's mid anchored toward the index (other venues' prices), then skewed
         fair = (1.0 - p.index_anchor) * mid + p.index_anchor * view.index_ticks[s]
         ref = fair * (1.0 + skew_bps * 1e-4)
         # quotes move when fair value has moved by a layer spacing or half the spread, whichever is more
         tolerance_ticks = max(p.layer_spacing_bps, half_bps) * 1e-4 * mid
-        size_usd = p.layer_size_usd * self.model.liquidity_scale[s] * (1.0 - 0.8 * budget_used)
+        size_usd = p.layer_size_usd * view.liquidity_scale[s] * (1.0 - p.budget_size_shrink * budget_used)
         lots = max(1, ex.usd_to_lots(s, size_usd, mid))
         last = self._last_ref.get(s)
         if (
             last is not None
             and abs(ref - last) < tolerance_ticks
-            and abs(self._last_pos.get(s, 0) - pos) < 2 * lots  # small fills: keep the quotes
+            and abs(self._last_pos.get(s, 0) - pos) < p.requote_position_layers * lots  # small fills: keep
         ):
             return
         self._last_ref[s] = ref

@@ -34,22 +34,15 @@ from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from model.params import IndexJump, MacroShock, MakerWithdrawal, MarketParams, WhaleSale
+from model.params import SHOCK_CLASSES, MarketParams, StrictModel
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 """Directory of the shipped scenarios (``experiments/configs/*.yaml``)."""
 
 MAX_SEED = 2**63
 """Seeds must be below this so that they fit Parquet's int64."""
-
-_SHOCK_CLASSES: dict[str, type[BaseModel]] = {
-    "whale_sale": WhaleSale,
-    "macro_risk_off": MacroShock,
-    "index_jump": IndexJump,
-    "maker_withdrawal": MakerWithdrawal,
-}
 
 
 class ConfigError(Exception):
@@ -65,13 +58,11 @@ class ConfigError(Exception):
 
 
 # --------------------------------------------------------------------------- schema
+# The market's own rules (tiers against leverage caps, symbols named by shocks, ...) live once, in
+# model.params; this schema only adds the run and study settings and the rules that tie them to the market.
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class StudyParams(_Strict):
+class StudyParams(StrictModel):
     """Monte Carlo study settings, used by ``cascadelab sweep`` (ignored by a single run)."""
 
     seeds: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
@@ -105,7 +96,7 @@ class StudyParams(_Strict):
         return grid
 
 
-class ExperimentConfig(_Strict):
+class ExperimentConfig(StrictModel):
     """One experiment: run settings at the top level, the market under ``market``, the study in ``study``."""
 
     name: str = Field(
@@ -147,24 +138,6 @@ class ExperimentConfig(_Strict):
                     f"market.shocks.{i}.at_hour: the {shock.kind} shock at hour {shock.at_hour:g} is at or "
                     f"after the end of the run (duration_hours = {self.duration_hours:g})"
                 )
-        venue = self.market.venue.resolved()
-        venue_tiers = venue.tiers
-        if venue_tiers and venue.max_leverage is not None and self.market.venue.max_leverage is not None:
-            tier_max = 1 / venue_tiers[0].imr
-            if venue.max_leverage > tier_max + 1e-9:
-                problems.append(
-                    f"market.venue.max_leverage: {venue.max_leverage:g}x is above the first margin tier's "
-                    f"max leverage 1/imr = {tier_max:g}x"
-                )
-        for i, sym in enumerate(self.market.symbols):
-            tiers = sym.tiers or venue_tiers
-            if sym.max_leverage is not None and tiers:
-                tier_max = 1 / tiers[0].imr
-                if sym.max_leverage > tier_max + 1e-9:
-                    problems.append(
-                        f"market.symbols.{i}.max_leverage: {sym.max_leverage:g}x is above the first margin "
-                        f"tier's max leverage 1/imr = {tier_max:g}x"
-                    )
         if problems:
             # Several problems travel as one message; format_validation_error splits them again.
             raise ValueError("\n".join(problems))
@@ -428,8 +401,8 @@ def _model_at(loc: Sequence[str | int]) -> type[BaseModel] | None:
             elif origin is dict and isinstance(part, str):
                 nxt = get_args(cand)[1]
                 break
-        if nxt is None and isinstance(part, str) and part in _SHOCK_CLASSES:
-            nxt = _SHOCK_CLASSES[part]
+        if nxt is None and isinstance(part, str) and part in SHOCK_CLASSES:
+            nxt = SHOCK_CLASSES[part]
         if nxt is None:
             return None
         current = nxt
@@ -445,7 +418,7 @@ def _clean_loc(loc: Sequence[str | int]) -> list[str | int]:
     for i, part in enumerate(loc):
         if isinstance(part, str) and ("[" in part or "(" in part):
             continue
-        if isinstance(part, str) and part in _SHOCK_CLASSES and i > 0 and isinstance(loc[i - 1], int):
+        if isinstance(part, str) and part in SHOCK_CLASSES and i > 0 and isinstance(loc[i - 1], int):
             continue
         out.append(part)
     return out

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from experiments.config import CONFIG_DIR, ExperimentConfig, list_scenarios
+from model.venues import PRESETS
 
 README = CONFIG_DIR / "README.md"
 
@@ -171,8 +172,6 @@ def _section(
     sep = "|---|---|---|---|"
     preset_values: dict[str, dict[str, Any]] = {}
     if presets:
-        from model.venues import PRESETS
-
         preset_values = PRESETS
         header += "".join(f" {name} |" for name in PRESETS)
         sep += "---|" * len(PRESETS)

@@ -1,15 +1,29 @@
 """CryptoMarket: the Mesa model that builds the exchange, the agents and the drivers, and runs the step.
 
-One step is ``dt_seconds`` of simulated time, in five named phases (``DESIGN.md`` §2):
+One step is ``dt_seconds`` of simulated time. The step is data: :attr:`CryptoMarket.phases` is a tuple of
+``(name, method)`` pairs run in order (like the state-update blocks of a cadCAD model), so a benchmark
+can time one phase and a user or a test can replace one (:meth:`CryptoMarket.replace_phase`):
 
 1. ``drivers`` - scripted shocks due in this step, the macro factor, the index paths.
-2. ``agents`` - the traders whose Poisson clocks fire (sparse activation: cost grows with the number that
+2. ``observe`` - the per-step :class:`~model.view.MarketView` is refreshed from the books and the index.
+3. ``agents`` - the traders whose Poisson clocks fire (sparse activation: cost grows with the number that
    act, not the population), in an order shuffled by the model's generator; market makers every
    ``quote_interval_seconds``; large holders every step (they keep their own timers).
-3. ``exchange`` - stop orders fire on the last trade, marks update, funding settles when due.
-4. ``liquidation`` - the liquidation engine's vectorised check and waterfall.
-5. ``record`` - sentiment, then the sampled time series (a Mesa ``DataCollector``) every
-   ``sample_seconds``; liquidation and ADL events are kept as plain lists by the engine.
+4. ``exchange`` - stop orders fire on the last trade, marks update, funding settles when due.
+5. ``liquidation`` - the liquidation engine's vectorised check and waterfall.
+6. ``sentiment`` - the fear-and-greed index reads this step's market.
+7. ``record`` - the :class:`~model.recorder.Recorder` samples the time series every ``sample_seconds``
+   (it only reads; liquidation and ADL events are kept as plain lists by the engine).
+
+``DESIGN.md`` §2 names five phases; ``observe`` and ``sentiment`` are the view refresh that closed
+``drivers`` and the sentiment update that opened ``record``, split out so that ``record`` only reads and
+a replaced ``drivers`` phase still leaves agents a fresh view. The order of work within a step is the
+same.
+
+The populations are built by small functions per population (:func:`build_makers`,
+:func:`build_background`, :func:`build_holders`, :func:`draw_leveraged`, :func:`build_leveraged`,
+:func:`seed_leveraged`) from vectorised draws of the model's generator, in a fixed order; each agent
+gets the exchange, the view and its parameter block in its constructor.
 
 This is the one module of ``model/`` that imports ``agents/``.
 """
@@ -17,101 +31,322 @@ This is the one module of ``model/`` that imports ``agents/``.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import mesa
 import numpy as np
 import pandas as pd
 
 from agents.background import FundamentalTrader, NoiseTrader, ValueTrader
+from agents.base import Trader
 from agents.large_holder import LargeHolder
 from agents.leveraged import STRATEGIES, LeveragedTrader
 from agents.market_maker import MarketMaker
 from model.drivers import IndexDriver, MacroFactor, due_shocks
 from model.exchange import MICRO, Exchange
-from model.ledger import Ledger
-from model.liquidation import ADL_COLUMNS, LIQUIDATION_COLUMNS, LiquidationEngine
+from model.liquidation import LiquidationEngine
 from model.orderbook import BUY, SELL
-from model.params import IndexJump, MacroShock, MakerWithdrawal, MarketParams, Shock, WhaleSale
-from model.sentiment import FearGreedIndex
-
-TIMESERIES_COLUMNS = (
-    "mid",
-    "last",
-    "mark",
-    "index",
-    "best_bid",
-    "best_ask",
-    "depth_1pct_usd",
-    "volume_usd",
-    "open_interest_usd",
-    "funding_rate",
-    "liq_long_usd",
-    "liq_short_usd",
-    "insurance_fund_usd",
-    "sentiment",
-    "macro",
+from model.params import (
+    BackgroundParams,
+    ContagionParams,
+    IndexJump,
+    LargeHolderParams,
+    LeveragedTraderParams,
+    MacroShock,
+    MakerWithdrawal,
+    MarketMakerParams,
+    MarketParams,
+    Shock,
+    WhaleSale,
 )
+from model.recorder import TIMESERIES_COLUMNS, Recorder
+from model.sentiment import FearGreedIndex
+from model.view import MarketView
 
-HISTORY_SECONDS = 3600.0  # how far back agents can read returns
+Phase = Callable[[], None]
+"""One phase of the step: a callable without arguments that advances the market's state."""
+
+PHASE_NAMES = ("drivers", "observe", "agents", "exchange", "liquidation", "sentiment", "record")
+"""The names of :attr:`CryptoMarket.phases`, in the order they run."""
 
 
-class MarketView:
-    """What agents observe in a step: prices in ticks, returns, volatility, sentiment, macro.
+# --------------------------------------------------------------------------- building the populations
 
-    Computed once per step so that each agent's observation is cheap.
+
+def build_makers(
+    model: mesa.Model,
+    exchange: Exchange,
+    view: MarketView,
+    params: MarketMakerParams,
+    shared_budget: bool,
+) -> mesa.AgentSet:
+    """Open the market makers, one account each, in index order.
+
+    Makers quote every symbol from one account (``params.multi_symbol``) or maker ``i`` quotes symbol
+    ``i mod S``; ``shared_budget`` (the contagion switch) decides whether a multi-symbol account has one
+    risk budget across its symbols or one per symbol (same capital either way).
+
+    Returns:
+        The makers as an ``AgentSet`` in creation order (the order their shuffles start from).
+    """
+    n_sym = exchange.n_symbols
+    groups = [list(range(n_sym)) if params.multi_symbol else [i % n_sym] for i in range(params.count)]
+    return MarketMaker.create_agents(
+        model,
+        len(groups),
+        exchange=exchange,
+        view=view,
+        params=params,
+        capital_usd=params.capital_usd,
+        symbols=groups,
+        loss_limit_usd=params.loss_limit_usd,
+        inventory_limit_usd=params.inventory_limit_usd,
+        shared_budget=shared_budget,
+    )
+
+
+def build_background(
+    model: mesa.Model, exchange: Exchange, view: MarketView, params: BackgroundParams
+) -> list[Trader]:
+    """Open the background flow: fundamental, then noise, then value traders; trader ``i`` of each kind
+    trades symbol ``i mod S``.
+
+    Returns:
+        The traders in creation order (their Poisson clocks are drawn in this order).
+    """
+    n_sym = exchange.n_symbols
+    shared = {"exchange": exchange, "view": view, "params": params}
+    out: list[Trader] = []
+    for cls, count, capital_usd, per_hour in (
+        (FundamentalTrader, params.fundamental_count, params.capital_usd, params.fundamental_orders_per_hour),
+        (
+            NoiseTrader,
+            params.noise_count,
+            params.capital_usd * params.noise_capital_fraction,
+            params.noise_orders_per_hour,
+        ),
+        (ValueTrader, params.value_count, params.value_capital_usd, params.value_orders_per_hour),
+    ):
+        out.extend(
+            cls.create_agents(
+                model,
+                count,
+                **shared,
+                capital_usd=capital_usd,
+                symbol=[i % n_sym for i in range(count)],
+                rate_per_s=per_hour / 3600,
+            )
+        )
+    return out
+
+
+def build_holders(
+    model: mesa.Model,
+    exchange: Exchange,
+    view: MarketView,
+    params: LargeHolderParams,
+    support_spacing_usd: float,
+    counterparty: int,
+) -> tuple[list[LargeHolder], list[float]]:
+    """Open the large holders and seed each one's long inventory in the leader against ``counterparty``.
+
+    Returns:
+        The holders, and the notional each seeding adds to the counterparty's book, USD (in order).
+    """
+    price0 = exchange.index_ticks[0]
+    basis = price0 * (1.0 + params.cost_basis_premium)
+    holders = list(
+        LargeHolder.create_agents(
+            model,
+            params.count,
+            exchange=exchange,
+            view=view,
+            params=params,
+            capital_usd=params.inventory_usd * params.collateral_ratio,
+            cost_basis_ticks=basis,
+            support_spacing_usd=support_spacing_usd,
+        )
+    )
+    notionals: list[float] = []
+    for holder in holders:
+        lots = exchange.usd_to_lots(0, params.inventory_usd, price0)
+        exchange.seed_position(holder.account, counterparty, 0, lots, round(basis))
+        notionals.append(params.inventory_usd * (1 + abs(params.cost_basis_premium)))
+    return holders, notionals
+
+
+class LeveragedDraws(NamedTuple):
+    """The leveraged population's heterogeneity, one list item per trader (plain Python values).
+
+    Attributes:
+        capital_usd: initial collateral, USD (log-normal).
+        leverage: leverage, x (a choice, capped by ``leverage_cap`` and each traded symbol's venue cap).
+        isolated: isolated-margin account.
+        strategy: a name of ``STRATEGIES``.
+        symbols: the symbol indices traded (all of them for a multi-symbol cross account).
+        watch_btc: reads the leader's returns for alt decisions.
+        holding_s: holding horizon, seconds (exponential).
+        seeded: starts the run holding a position.
+        side: the seeded position's side (``BUY`` or ``SELL``).
+        offset: where the seeded entry sits in its spread around the index, in [-1, 1).
     """
 
-    def __init__(self, exchange: Exchange, dt_s: float) -> None:
-        self.exchange = exchange
-        self.dt_s = dt_s
-        n = exchange.n_symbols
-        self.time_s = 0.0
-        self.mid_ticks = [exchange.mid_ticks(s) for s in range(n)]
-        self.index_ticks = list(exchange.index_ticks)
-        self.value_ticks = [exchange.index_path_ticks(s) for s in range(n)]  # fundamental value
-        self.mark_ticks = exchange.mark_ticks  # the exchange's array (live)
-        self.sentiment = 50.0
-        self.macro = 0.0
-        self.vol_1s = [s.index_vol_per_day / math.sqrt(86400.0) for s in exchange.symbols]
-        self.base_vol_1s = list(self.vol_1s)
-        self._len = int(HISTORY_SECONDS / dt_s) + 1
-        self._hist = np.tile(np.log(np.asarray(self.mid_ticks, dtype=np.float64)), (self._len, 1))
-        self._pos = 0
-        self.last_log_return = np.zeros(n)
-        self._prev_mark_log = np.log(self.mark_ticks)
-        self._vol_alpha = 1.0 - math.exp(-math.log(2.0) * dt_s / 300.0)
+    capital_usd: list[float]
+    leverage: list[float]
+    isolated: list[bool]
+    strategy: list[str]
+    symbols: list[list[int]]
+    watch_btc: list[bool]
+    holding_s: list[float]
+    seeded: list[bool]
+    side: list[int]
+    offset: list[float]
 
-    def refresh(self, time_s: float, sentiment: float, macro: float) -> None:
-        """Read the books and the index after the drivers moved."""
-        ex = self.exchange
-        self.time_s = time_s
-        self.sentiment = sentiment
-        self.macro = macro
-        for s in range(ex.n_symbols):
-            self.mid_ticks[s] = ex.mid_ticks(s)
-            self.index_ticks[s] = ex.index_ticks[s]
-            self.value_ticks[s] = ex.index_path_ticks(s)
-        logs = np.log(np.asarray(self.mid_ticks, dtype=np.float64))
-        prev = self._hist[self._pos]
-        self._pos = (self._pos + 1) % self._len
-        self._hist[self._pos] = logs
-        self.last_log_return = logs - prev
-        # realised volatility from the mark (robust to a thin moment of the book: a jumpy mid would
-        # feed back into makers' spreads), per sqrt(second), exponentially weighted (half-life 300 s)
-        mark_logs = np.log(self.mark_ticks)
-        r = mark_logs - self._prev_mark_log
-        self._prev_mark_log = mark_logs
-        a = self._vol_alpha
-        for s in range(ex.n_symbols):
-            var = self.vol_1s[s] ** 2
-            var += a * (float(r[s]) ** 2 / self.dt_s - var)
-            self.vol_1s[s] = math.sqrt(max(var, 0.0))
 
-    def ret(self, symbol: int, seconds: float) -> float:
-        """Log-return of the mid over the last ``seconds`` (capped at the history kept)."""
-        k = min(int(seconds / self.dt_s), self._len - 1)
-        return float(self._hist[self._pos, symbol] - self._hist[(self._pos - k) % self._len, symbol])
+def draw_leveraged(
+    rng: np.random.Generator,
+    params: LeveragedTraderParams,
+    contagion: ContagionParams,
+    venue_caps: Sequence[float],
+) -> LeveragedDraws:
+    """Draw the leveraged population, vectorised, in a fixed order of the generator's draws.
+
+    The order (capital, leverage, cross, multi, strategy, home symbol, watcher, holding, seeded, entry
+    offset, seeded side) is part of the model's reproducibility: a new draw goes after these.
+
+    Args:
+        rng: the model's generator.
+        params: the leveraged traders' block.
+        contagion: the channel switches (cross margin for multi-symbol accounts, BTC watchers).
+        venue_caps: each symbol's venue leverage cap for the smallest position, x.
+
+    Returns:
+        One list item per trader (empty lists for a zero count, with nothing drawn).
+    """
+    n = params.count
+    n_sym = len(venue_caps)
+    if not n:
+        return LeveragedDraws([], [], [], [], [], [], [], [], [], [])
+    capital = rng.lognormal(math.log(params.capital_usd.median), params.capital_usd.sigma, n)
+    weights = np.asarray(params.leverage_weights, dtype=np.float64)
+    leverage = rng.choice(
+        np.asarray(params.leverage_choices, dtype=np.float64), size=n, p=weights / weights.sum()
+    )
+    cross = rng.random(n) < params.cross_margin_share
+    multi = rng.random(n) < params.multi_symbol_share
+    mix_names = [k for k in STRATEGIES if k in params.strategy_mix]
+    mix = np.asarray([params.strategy_mix[k] for k in mix_names], dtype=np.float64)
+    strategy = rng.choice(len(mix_names), size=n, p=mix / mix.sum())
+    sym_w = np.asarray(
+        params.symbol_weights
+        if params.symbol_weights is not None
+        else [0.5] + [0.5 / max(n_sym - 1, 1)] * (n_sym - 1),
+        dtype=np.float64,
+    )[:n_sym]
+    home = rng.choice(n_sym, size=n, p=sym_w / sym_w.sum())
+    watch = rng.random(n) < params.btc_watcher_share
+    holding = rng.exponential(params.holding_hours * 3600.0, n)
+    seeded = rng.random(n) < params.seeded_share
+    offsets = rng.uniform(-1.0, 1.0, n)
+    long_draw = rng.random(n)
+
+    is_multi = multi & (n_sym > 1)
+    # the cross-margin channel: multi-symbol accounts are cross only when it is on
+    isolated = np.where(is_multi, not contagion.cross_margin, ~cross)
+    caps = np.asarray(venue_caps, dtype=np.float64)
+    # min() picks one of its operands, so the vectorised caps equal a per-trader min exactly
+    sym_cap = np.where(is_multi, caps.min(), caps[home])
+    lv = np.minimum(np.minimum(leverage, params.leverage_cap), sym_cap)
+    # the open interest the market starts with is balanced among the traders: trend and noise traders
+    # take the side that offsets the dip buyers' longs and the bounce shorts, so that positions
+    # unwinding over the run are not a one-sided flow (the desk takes the residual)
+    mix_of: dict[str, float] = {str(k): v for k, v in params.strategy_mix.items()}
+    share = {k: mix_of.get(k, 0.0) / sum(mix_of.values()) for k in STRATEGIES}
+    free = share["trend"] + share["noise"]
+    seeded_long_prob = (
+        min(max((free + share["short_bounce"] - share["dip_buyer"]) / (2 * free), 0.0), 1.0) if free else 0.5
+    )
+    names = [mix_names[k] for k in strategy.tolist()]
+    strat = np.asarray(names)
+    side = np.where(
+        strat == "dip_buyer",
+        BUY,
+        np.where(strat == "short_bounce", SELL, np.where(long_draw < seeded_long_prob, BUY, SELL)),
+    )
+    return LeveragedDraws(
+        capital_usd=capital.tolist(),
+        leverage=lv.tolist(),
+        isolated=isolated.tolist(),
+        strategy=names,
+        symbols=[
+            list(range(n_sym)) if m else [h] for m, h in zip(is_multi.tolist(), home.tolist(), strict=True)
+        ],
+        watch_btc=(watch & contagion.btc_watchers).tolist(),
+        holding_s=holding.tolist(),
+        seeded=seeded.tolist(),
+        side=side.tolist(),
+        offset=offsets.tolist(),
+    )
+
+
+def build_leveraged(
+    model: mesa.Model,
+    exchange: Exchange,
+    view: MarketView,
+    params: LeveragedTraderParams,
+    draws: LeveragedDraws,
+    reads_sentiment: bool,
+) -> list[LeveragedTrader]:
+    """Open one leveraged trader per draw, in draw order (no draws of the generator here)."""
+    return list(
+        LeveragedTrader.create_agents(
+            model,
+            len(draws.capital_usd),
+            exchange=exchange,
+            view=view,
+            params=params,
+            capital_usd=draws.capital_usd,
+            isolated=draws.isolated,
+            leverage=draws.leverage,
+            rate_per_s=params.decisions_per_hour / 3600.0,
+            strategy=draws.strategy,
+            symbols=draws.symbols,
+            watch_btc=draws.watch_btc,
+            holding_s=draws.holding_s,
+            reads_sentiment=reads_sentiment,
+        )
+    )
+
+
+def seed_leveraged(
+    traders: Sequence[LeveragedTrader],
+    draws: LeveragedDraws,
+    exchange: Exchange,
+    params: LeveragedTraderParams,
+    counterparty: int,
+) -> list[float]:
+    """Give the seeded traders their starting positions against ``counterparty``, trader by trader.
+
+    Entries are spread uniformly within ``+-min(seeded_entry_spread_leverage / leverage,
+    seeded_entry_spread_max)`` around the index. Each seeding draws the position's age from the
+    model's generator (:meth:`LeveragedTrader.seed_position`), so the traders are seeded in order.
+
+    Returns:
+        The notional each seeding adds to the counterparty, USD, in order.
+    """
+    out: list[float] = []
+    for trader, seeded, side, offset in zip(traders, draws.seeded, draws.side, draws.offset, strict=True):
+        if not seeded:
+            continue
+        spread = min(params.seeded_entry_spread_leverage / trader.leverage, params.seeded_entry_spread_max)
+        for s in trader.symbols:
+            entry = max(1, round(exchange.index_ticks[s] * (1.0 + spread * offset)))
+            out.append(trader.seed_position(s, side, entry, counterparty, 0.0))
+    return out
+
+
+# --------------------------------------------------------------------------- the model
 
 
 class CryptoMarket(mesa.Model):
@@ -122,6 +357,16 @@ class CryptoMarket(mesa.Model):
         seed: seed of the model's numpy Generator (all randomness comes from it).
         dt_seconds: simulated seconds per step.
         sample_seconds: interval of the recorded time series.
+
+    Attributes:
+        phases: the step, as ``(name, method)`` pairs run in order (names in :data:`PHASE_NAMES`).
+        exchange: the venue.
+        engine: the liquidation engine (a Mesa agent).
+        view: the per-step market view the agents read.
+        recorder: the sampled time series and event tables.
+        makers: the market makers (an ``AgentSet``).
+        holders: the large holders, in index order (``WhaleSale.holder`` indexes it).
+        basis_desk: the hedged account that holds the other side of the starting open interest.
     """
 
     def __init__(
@@ -137,159 +382,64 @@ class CryptoMarket(mesa.Model):
         if dt_seconds <= 0 or sample_seconds < dt_seconds:
             raise ValueError("need 0 < dt_seconds <= sample_seconds")
         self.dt_seconds = float(dt_seconds)
-        self.sample_seconds = float(sample_seconds)
         p = self.params
         self.exchange = Exchange(p.symbols, p.venue)
         self.n_symbols = self.exchange.n_symbols
-        self.liquidity_scale = [s.liquidity_scale for s in p.symbols]
         self.engine = LiquidationEngine(self, self.exchange)
         self.macro = MacroFactor(p.macro, self.rng)
         self.index_driver = IndexDriver(p.symbols, p.macro, p.contagion.index_coupling, self.rng)
         self.fear_greed = FearGreedIndex(p.sentiment)
-        self.view = MarketView(self.exchange, self.dt_seconds)
-        self.reentries = 0
+        self.view = MarketView(self.exchange, p.symbols, self.dt_seconds, p.view)
         self.shocks_applied: list[str] = []
         self._maker_every = max(1, round(p.market_makers.quote_interval_seconds / self.dt_seconds))
         self._step_index = 0
-        self._clocked: list[mesa.Agent] = []
         self._build_population()
         n = len(self._clocked)
         self._rates = np.array([a.rate_per_s for a in self._clocked], dtype=np.float64)
         self._next_fire = self.rng.exponential(1.0, n) / np.maximum(self._rates, 1e-12)
-        self._liq_prev = [0] * self.n_symbols * 2
-        self._vol_prev = [0] * self.n_symbols
         self._liq_window: list[float] = []
         self._oi_cache: list[float] = []
         self._leader_index_return = 0.0
-        self._sample: dict[str, list[float]] = {}
-        self._next_sample_s = 0.0
-        self.datacollector = mesa.DataCollector(
-            model_reporters={
-                "time_s": lambda m: m.time_s,
-                **{c: _sample_getter(c) for c in TIMESERIES_COLUMNS},
-            }
+        self.phases: tuple[tuple[str, Phase], ...] = (
+            ("drivers", self.phase_drivers),
+            ("observe", self.phase_observe),
+            ("agents", self.phase_agents),
+            ("exchange", self.phase_exchange),
+            ("liquidation", self.phase_liquidation),
+            ("sentiment", self.phase_sentiment),
+            ("record", self.phase_record),
         )
-        self._record()
+        self.recorder = Recorder(self, sample_seconds)
+        self.recorder.record()
 
     # ------------------------------------------------------------------ building
 
     def _build_population(self) -> None:
+        """Open every account and seed the starting open interest, in a fixed order.
+
+        Accounts: the basis desk, makers, fundamental, noise and value traders, large holders, leveraged
+        traders. Draws of the generator: the leveraged population's arrays, then one per seeded position
+        (trader by trader). The desk's collateral is the running sum of what it took on, in that order.
+        """
         p = self.params
         ex = self.exchange
-        rng = self.rng
-        S = self.n_symbols
+        view = self.view
         # a hedged basis desk: the counterparty of the open interest the market starts with
         self.basis_desk = ex.open_account(0.0, leverage=1.0)
+        self.makers = build_makers(self, ex, view, p.market_makers, p.contagion.shared_mm_budget)
+        background = build_background(self, ex, view, p.background)
+        leader_spacing = p.leveraged.support_spacing_usd.get(ex.names[0], 0.0)
+        self.holders, holder_notionals = build_holders(
+            self, ex, view, p.large_holders, leader_spacing, self.basis_desk
+        )
+        caps = [ex.max_leverage(s, 0.0) for s in range(self.n_symbols)]
+        draws = draw_leveraged(self.rng, p.leveraged, p.contagion, caps)
+        self.leveraged = build_leveraged(self, ex, view, p.leveraged, draws, p.contagion.sentiment)
+        seeded_notionals = seed_leveraged(self.leveraged, draws, ex, p.leveraged, self.basis_desk)
+        self._clocked: list[Trader] = [*background, *self.leveraged]
         desk_notional = 0.0
-
-        mm = p.market_makers
-        # makers quote every symbol from one account; the contagion switch decides whether that
-        # account has one risk budget across symbols or one per symbol (same capital either way)
-        groups = [list(range(S)) if mm.multi_symbol else [i % S] for i in range(mm.count)]
-        for syms in groups:
-            MarketMaker(
-                self,
-                mm.capital_usd,
-                syms,
-                mm.loss_limit_usd,
-                mm.inventory_limit_usd,
-                shared_budget=p.contagion.shared_mm_budget,
-            )
-        self.makers = self.agents_by_type[MarketMaker] if groups else mesa.AgentSet([], random=self.random)
-
-        bg = p.background
-        for i in range(bg.fundamental_count):
-            self._clocked.append(
-                FundamentalTrader(self, bg.capital_usd, i % S, bg.fundamental_orders_per_hour / 3600)
-            )
-        for i in range(bg.noise_count):
-            self._clocked.append(
-                NoiseTrader(self, bg.capital_usd / 4, i % S, bg.noise_orders_per_hour / 3600)
-            )
-
-        for i in range(bg.value_count):
-            self._clocked.append(
-                ValueTrader(self, bg.value_capital_usd, i % S, bg.value_orders_per_hour / 3600)
-            )
-
-        lh = p.large_holders
-        price0 = ex.index_ticks[0]
-        self.holders: list[LargeHolder] = []
-        for _ in range(lh.count):
-            basis = price0 * (1.0 + lh.cost_basis_premium)
-            holder = LargeHolder(self, lh.inventory_usd * 1.2, basis)
-            lots = ex.usd_to_lots(0, lh.inventory_usd, price0)
-            ex.seed_position(holder.account, self.basis_desk, 0, lots, round(basis))
-            desk_notional += lh.inventory_usd * (1 + abs(lh.cost_basis_premium))
-            self.holders.append(holder)
-
-        lev = p.leveraged
-        n = lev.count
-        if n:
-            capital = rng.lognormal(math.log(lev.capital_usd.median), lev.capital_usd.sigma, n)
-            weights = np.asarray(lev.leverage_weights, dtype=np.float64)
-            leverage = rng.choice(
-                np.asarray(lev.leverage_choices, dtype=np.float64), size=n, p=weights / weights.sum()
-            )
-            cross = rng.random(n) < lev.cross_margin_share
-            multi = rng.random(n) < lev.multi_symbol_share
-            mix_names = [k for k in STRATEGIES if k in lev.strategy_mix]
-            mix = np.asarray([lev.strategy_mix[k] for k in mix_names], dtype=np.float64)
-            strategy = rng.choice(len(mix_names), size=n, p=mix / mix.sum())
-            sym_w = np.asarray(
-                lev.symbol_weights
-                if lev.symbol_weights is not None
-                else [0.5] + [0.5 / max(S - 1, 1)] * (S - 1),
-                dtype=np.float64,
-            )[:S]
-            home = rng.choice(S, size=n, p=sym_w / sym_w.sum())
-            watch = rng.random(n) < 0.5
-            holding = rng.exponential(lev.holding_hours * 3600.0, n)
-            seeded = rng.random(n) < lev.seeded_share
-            offsets = rng.uniform(-1.0, 1.0, n)
-            long_draw = rng.random(n)
-            caps = [ex.schedules[s].max_leverage(0.0) for s in range(S)]
-            # the open interest the market starts with is balanced among the traders: trend and noise
-            # traders take the side that offsets the dip buyers' longs and the bounce shorts, so that
-            # positions unwinding over the run are not a one-sided flow (the desk takes the residual)
-            mix_of: dict[str, float] = {str(k): v for k, v in lev.strategy_mix.items()}
-            share = {k: mix_of.get(k, 0.0) / sum(mix_of.values()) for k in STRATEGIES}
-            free = share["trend"] + share["noise"]
-            seeded_long_prob = (
-                min(max((free + share["short_bounce"] - share["dip_buyer"]) / (2 * free), 0.0), 1.0)
-                if free
-                else 0.5
-            )
-            for i in range(n):
-                is_multi = bool(multi[i]) and S > 1
-                syms = list(range(S)) if is_multi else [int(home[i])]
-                # the cross-margin channel: multi-symbol accounts are cross only when it is on
-                isolated = (not bool(cross[i])) if not is_multi else not p.contagion.cross_margin
-                lv = float(min(leverage[i], lev.leverage_cap, *(caps[s] for s in syms)))
-                strat = mix_names[int(strategy[i])]
-                trader = LeveragedTrader(
-                    self,
-                    float(capital[i]),
-                    isolated,
-                    lv,
-                    lev.decisions_per_hour / 3600.0,
-                    strat,
-                    syms,
-                    bool(watch[i]) and p.contagion.btc_watchers,
-                    float(holding[i]),
-                )
-                self._clocked.append(trader)
-                if seeded[i]:
-                    if strat == "dip_buyer":
-                        side = BUY
-                    elif strat == "short_bounce":
-                        side = SELL
-                    else:
-                        side = BUY if long_draw[i] < seeded_long_prob else SELL
-                    spread = min(0.4 / lv, 0.03)
-                    for s in syms:
-                        entry = max(1, round(ex.index_ticks[s] * (1.0 + spread * float(offsets[i]))))
-                        desk_notional += trader.seed_position(s, side, entry, self.basis_desk, 0.0)
+        for notional in (*holder_notionals, *seeded_notionals):  # a running sum: the order fixes the bits
+            desk_notional += notional
         ex.deposit(self.basis_desk, desk_notional + 1.0)  # fully collateralised: it is hedged in spot
         self.makers.do("step")  # the books open with quotes
 
@@ -300,12 +450,50 @@ class CryptoMarket(mesa.Model):
         """Simulated seconds since the start."""
         return self.exchange.time_s
 
+    @property
+    def reentries(self) -> int:
+        """Times a leveraged trader came back with new money."""
+        return sum(t.reentries for t in self.leveraged)
+
     def step(self) -> None:
-        """Advance ``dt_seconds`` through the five phases."""
+        """Advance ``dt_seconds``: run every phase of :attr:`phases` in order."""
+        for _name, phase in self.phases:
+            phase()
+        self._step_index += 1
+
+    def replace_phase(self, name: str, phase: Phase) -> Phase:
+        """Put ``phase`` in the place of the phase called ``name``; return the one it replaces.
+
+        The returned method can be called from the new one (to time or wrap it).
+
+        Raises:
+            KeyError: no phase has that name.
+        """
+        names = [n for n, _ in self.phases]
+        if name not in names:
+            raise KeyError(f"no phase {name!r} (have {names})")
+        old = dict(self.phases)[name]
+        self.phases = tuple((n, phase if n == name else f) for n, f in self.phases)
+        return old
+
+    def run_for(self, seconds: float) -> None:
+        """Step until ``seconds`` more simulated time has passed."""
+        for _ in range(round(seconds / self.dt_seconds)):
+            self.step()
+
+    def phase_drivers(self) -> None:
+        """Drivers: scripted shocks due in ``[t, t + dt)``, the macro factor, the index paths.
+
+        Reads the clock and ``params.shocks``; draws the macro and index shocks from the model's
+        generator. Writes the macro factor, the index driver and the exchange's index
+        (``Exchange.move_index``). A scripted shock acts through its agents at once, so this phase can
+        trade: a block whale sale sends the holder's market order into the book here, before any agent
+        acts (a TWAP sale only starts the holder's programme: its slices trade in ``agents``), and a
+        maker withdrawal cancels the makers' quotes here.
+        """
         dt = self.dt_seconds
         ex = self.exchange
         t0 = ex.time_s
-        # 1. drivers
         for shock in due_shocks(self.params.shocks, t0, t0 + dt):
             self._apply_shock(shock)
         macro = self.macro.step(dt)
@@ -313,10 +501,24 @@ class CryptoMarket(mesa.Model):
         before = ex.index_ticks[0]
         ex.move_index(dt, returns)
         self._leader_index_return = math.log(ex.index_ticks[0] / before)
+
+    def phase_observe(self) -> None:
+        """Observe: refresh the agents' view from the books, the index, sentiment and the macro factor.
+
+        Reads the exchange's books and prices, the fear-and-greed value of the last step (50 when the
+        sentiment channel is off) and the macro factor. Writes only the view.
+        """
         sentiment = self.fear_greed.value if self.params.contagion.sentiment else 50.0
-        self.view.refresh(t0, sentiment, macro)
-        # 2. agents: sparse Poisson activation, shuffled
-        now = t0 + dt
+        self.view.refresh(self.exchange.time_s, sentiment, self.macro.value)
+
+    def phase_agents(self) -> None:
+        """Agents act: sparse Poisson activation in a shuffled order, then makers and large holders.
+
+        Reads the activation clocks; draws the next firing times and the order from the model's
+        generator (the makers' shuffle uses ``model.random``). The agents read the view and their
+        accounts and write only through ``Exchange`` methods (orders, cancels, deposits).
+        """
+        now = self.exchange.time_s + self.dt_seconds
         fired = np.flatnonzero(self._next_fire <= now)
         if len(fired):
             self._next_fire[fired] = now + self.rng.exponential(1.0, len(fired)) / self._rates[fired]
@@ -327,21 +529,59 @@ class CryptoMarket(mesa.Model):
             self.makers.shuffle_do("step")
         for holder in self.holders:
             holder.step()
-        # 3. exchange
-        ex.trigger_stops()
-        ex.update_marks(dt)
-        # 4. liquidation
-        self.engine.step()
-        # 5. record
-        self._step_index += 1
-        self._update_sentiment()
-        if ex.time_s >= self._next_sample_s - 1e-9:
-            self._record()
 
-    def run_for(self, seconds: float) -> None:
-        """Step until ``seconds`` more simulated time has passed."""
-        for _ in range(round(seconds / self.dt_seconds)):
-            self.step()
+    def phase_exchange(self) -> None:
+        """Exchange: stop orders fire on the last trade, the clock advances, marks update, funding settles.
+
+        Writes the books (triggered stops trade), the clock, marks, funding rates and, at a settlement,
+        the accounts' balances.
+        """
+        self.exchange.trigger_stops()
+        self.exchange.update_marks(self.dt_seconds)
+
+    def phase_liquidation(self) -> None:
+        """Liquidation: the engine's check at the marks and its waterfall (orders, takeover, ADL).
+
+        Writes accounts, the books, the insurance fund and the engine's event lists.
+        """
+        self.engine.step()
+
+    def phase_sentiment(self) -> None:
+        """Sentiment: the fear-and-greed index reads this step's market (agents see it next step).
+
+        Reads the leader's return over ``sentiment.return_window_seconds``, its volatility, funding
+        and price (view and exchange), the engine's cumulative liquidations (over
+        ``sentiment.liquidation_window_seconds``) and the open interest (re-summed every
+        ``sentiment.oi_refresh_seconds``). Writes the index and its input windows.
+        """
+        sp = self.params.sentiment
+        eng = self.engine
+        liq = sum(eng.liquidated_long_micro) + sum(eng.liquidated_short_micro)
+        self._liq_window.append(liq)
+        horizon = max(1, int(sp.liquidation_window_seconds / self.dt_seconds))
+        if len(self._liq_window) > horizon:
+            del self._liq_window[0 : len(self._liq_window) - horizon]
+        liq_recent = (liq - self._liq_window[0]) / MICRO
+        steps_done = self._step_index + 1  # this step included
+        if steps_done % max(1, int(sp.oi_refresh_seconds / self.dt_seconds)) == 0 or not self._oi_cache:
+            self._oi_cache = self.open_interest_usd()  # OI moves slowly; the sum is O(accounts)
+        oi_usd = self._oi_cache
+        hours = max(len(self._liq_window) - 1, 1) * self.dt_seconds / 3600.0
+        share = liq_recent / hours / max(sum(oi_usd), 1.0)
+        view = self.view
+        self.fear_greed.update(
+            self.dt_seconds,
+            view.ret(0, sp.return_window_seconds),
+            view.vol_1s[0],
+            share,
+            self.exchange.funding_rate[0],
+            view.base_vol_1s[0],
+            math.log(max(view.mid_ticks[0], 1e-9)) if sp.weight_trend else None,
+        )
+
+    def phase_record(self) -> None:
+        """Record: sample the time series when a sampling time is reached (reads only)."""
+        self.recorder.maybe_record()
 
     def _apply_shock(self, shock: Shock) -> None:
         now = self.exchange.time_s
@@ -360,30 +600,7 @@ class CryptoMarket(mesa.Model):
                 m.withdraw(now, shock.duration_minutes * 60.0)
         self.shocks_applied.append(f"{shock.kind}@{now:.0f}s")
 
-    def _update_sentiment(self) -> None:
-        eng = self.engine
-        liq = sum(eng.liquidated_long_micro) + sum(eng.liquidated_short_micro)
-        self._liq_window.append(liq)
-        horizon = max(1, int(900 / self.dt_seconds))
-        if len(self._liq_window) > horizon:
-            del self._liq_window[0 : len(self._liq_window) - horizon]
-        liq_recent = (liq - self._liq_window[0]) / MICRO
-        if self._step_index % max(1, int(10 / self.dt_seconds)) == 0 or not self._oi_cache:
-            self._oi_cache = self.open_interest_usd()  # every 10 s: OI moves slowly, the sum is O(accounts)
-        oi_usd = self._oi_cache
-        hours = max(len(self._liq_window) - 1, 1) * self.dt_seconds / 3600.0
-        share = liq_recent / hours / max(sum(oi_usd), 1.0)
-        self.fear_greed.update(
-            self.dt_seconds,
-            self.view.ret(0, 3600.0),
-            self.view.vol_1s[0],
-            share,
-            self.exchange.funding_rate[0],
-            self.view.base_vol_1s[0],
-            math.log(max(self.view.mid_ticks[0], 1e-9)) if self.params.sentiment.weight_trend else None,
-        )
-
-    # ------------------------------------------------------------------ recording
+    # ------------------------------------------------------------------ state and recording
 
     def open_interest_usd(self) -> list[float]:
         """Open interest per symbol (long lots x mark), USD."""
@@ -394,87 +611,43 @@ class CryptoMarket(mesa.Model):
             for s in range(self.n_symbols)
         ]
 
-    def _record(self) -> None:
-        ex = self.exchange
-        eng = self.engine
-        S = self.n_symbols
-        ts = ex.tick_size_usd
-        sample: dict[str, list[float]] = {c: [] for c in TIMESERIES_COLUMNS}
-        oi = self.open_interest_usd()
-        fund = ex.insurance_fund_usd
-        for s in range(S):
-            book = ex.books[s]
-            bb, ba = book.best_bid(), book.best_ask()
-            bid_usd, ask_usd = ex.depth_within_usd(s, 0.01)
-            vol = ex.volume_notional_micro[s]
-            ll, ls = eng.liquidated_long_micro[s], eng.liquidated_short_micro[s]
-            sample["mid"].append(ex.mid_ticks(s) * ts[s])
-            sample["last"].append(ex.last_ticks(s) * ts[s])
-            sample["mark"].append(ex.mark_usd(s))
-            sample["index"].append(ex.index_usd(s))
-            sample["best_bid"].append(bb * ts[s] if bb is not None else math.nan)
-            sample["best_ask"].append(ba * ts[s] if ba is not None else math.nan)
-            sample["depth_1pct_usd"].append(bid_usd + ask_usd)
-            sample["volume_usd"].append((vol - self._vol_prev[s]) / MICRO)
-            sample["open_interest_usd"].append(oi[s])
-            sample["funding_rate"].append(ex.funding_rate[s])
-            sample["liq_long_usd"].append((ll - self._liq_prev[2 * s]) / MICRO)
-            sample["liq_short_usd"].append((ls - self._liq_prev[2 * s + 1]) / MICRO)
-            sample["insurance_fund_usd"].append(fund)
-            sample["sentiment"].append(self.fear_greed.value)
-            sample["macro"].append(self.macro.value)
-            self._vol_prev[s] = vol
-            self._liq_prev[2 * s], self._liq_prev[2 * s + 1] = ll, ls
-        self._sample = sample
-        self.datacollector.collect(self)
-        self._next_sample_s += self.sample_seconds
+    @property
+    def sample_seconds(self) -> float:
+        """Interval of the recorded time series, simulated seconds."""
+        return self.recorder.sample_seconds
+
+    @property
+    def datacollector(self) -> mesa.DataCollector:
+        """The Mesa ``DataCollector`` of the sampled series (the recorder's)."""
+        return self.recorder.datacollector
 
     def timeseries_frame(self) -> pd.DataFrame:
-        """The sampled series in long format: one row per (time_s, symbol)."""
-        wide = self.datacollector.get_model_vars_dataframe()
-        names = self.exchange.names
-        rows: dict[str, list[Any]] = {"time_s": [], "symbol": []}
-        for c in TIMESERIES_COLUMNS:
-            rows[c] = []
-        for rec in wide.itertuples(index=False):
-            d = rec._asdict()
-            for s, name in enumerate(names):
-                rows["time_s"].append(float(d["time_s"]))
-                rows["symbol"].append(name)
-                for c in TIMESERIES_COLUMNS:
-                    rows[c].append(float(d[c][s]))
-        return pd.DataFrame(rows)
+        """The sampled series in long format: one row per (time_s, symbol) (see :class:`Recorder`)."""
+        return self.recorder.timeseries_frame()
 
     def liquidations_frame(self) -> pd.DataFrame:
         """Every liquidation, partial liquidation, takeover and ADL close, one row each."""
-        return pd.DataFrame(self.engine.events, columns=list(LIQUIDATION_COLUMNS))
+        return self.recorder.liquidations_frame()
 
     def adl_frame(self) -> pd.DataFrame:
         """Every auto-deleveraging fill, one row each (account = the deleveraged counterparty)."""
-        return pd.DataFrame(self.engine.adl_events, columns=list(ADL_COLUMNS))
+        return self.recorder.adl_frame()
 
-    def summary_extras(self) -> dict[str, float | int]:
-        """Run-level figures the metrics cannot derive from the frames."""
-        ex = self.exchange
-        return {
-            "insurance_fund_start_usd": ex.insurance_fund_start_micro / MICRO,
-            "insurance_fund_min_usd": min(self.engine.fund_min_micro, ex.insurance_fund_start_micro) / MICRO,
-            "insurance_fund_end_usd": ex.insurance_fund_usd,
-            "bad_debt_usd": ex.ledger.bad_debt_micro / MICRO,
-            "book_messages": ex.messages,
-            "stops_triggered": ex.stops_triggered,
-            "funding_settlements": ex.funding_settlements,
-            "maker_withdrawals": int(sum(m.withdrawals for m in self.makers)),
-            "reentries": self.reentries,
-            "fund_inventory_lots": [int(v) for v in ex.ledger.pos[Ledger.FUND]],
-        }
+    def summary_extras(self) -> dict[str, Any]:
+        """Run-level figures the metrics cannot derive from the frames (see :class:`Recorder`)."""
+        return self.recorder.summary_extras()
 
 
-def _sample_getter(column: str) -> Any:
-    def get(model: CryptoMarket) -> list[float]:
-        return list(model._sample[column])
-
-    return get
-
-
-__all__ = ["SELL", "TIMESERIES_COLUMNS", "CryptoMarket", "MarketView"]
+__all__ = [
+    "PHASE_NAMES",
+    "TIMESERIES_COLUMNS",
+    "CryptoMarket",
+    "LeveragedDraws",
+    "Phase",
+    "build_background",
+    "build_holders",
+    "build_leveraged",
+    "build_makers",
+    "draw_leveraged",
+    "seed_leveraged",
+]

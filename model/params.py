@@ -7,6 +7,12 @@ are dollars per coin; fractions are plain fractions (0.01 = 1%) and basis points
 All models forbid unknown keys (``extra="forbid"``) so that a typo in a config fails with the key's path
 before anything runs. Venue numbers left unset (None) are filled from the chosen venue preset (see
 ``model.venues``) by :meth:`VenueParams.resolved`, so every preset number can be overridden alone.
+
+Each market rule is checked once, here, by the model that owns it (tiers by :func:`validate_tiers`, a
+symbol's leverage cap by :meth:`SymbolParams.max_leverage_on`, cross-section rules by
+:class:`MarketParams`), so a market built in a notebook is checked exactly like an experiment config.
+The behaviour constants of the agents, the view and the sentiment inputs are fields too (defaults are
+the values the model was built with), so a calibration can fit them.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from itertools import pairwise
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from model.venues import PRESETS
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -103,6 +111,33 @@ class SymbolParams(StrictModel):
         """Micro-dollars that one lot gains or loses per tick: tick_size x lot_size x 1e6 (exact)."""
         return int(Decimal(str(self.tick_size_usd)) * Decimal(str(self.lot_size)) * 1_000_000)
 
+    def tiers_on(self, venue: VenueParams) -> list[TierParams] | None:
+        """The margin brackets of this symbol on ``venue``: its own, else the (resolved) venue's."""
+        return self.tiers or venue.resolved_view().tiers
+
+    def max_leverage_on(self, venue: VenueParams) -> float:
+        """The highest leverage allowed on this symbol at ``venue`` for the smallest position.
+
+        The symbol's ``max_leverage`` if set, else the resolved venue's (every preset defines one),
+        and never above the first margin bracket's ``1 / imr``.
+
+        Args:
+            venue: the venue (resolved here if it is not).
+
+        Returns:
+            The cap, x (> 0).
+        """
+        resolved = venue.resolved_view()
+        cap = self.max_leverage if self.max_leverage is not None else resolved.max_leverage
+        if cap is None:  # unreachable with the shipped presets; a preset without one is a bug
+            raise ValueError(
+                f"{self.name}: neither the symbol nor venue preset {venue.preset!r} sets max_leverage"
+            )
+        tiers = self.tiers or resolved.tiers
+        if tiers:
+            cap = min(cap, 1 / tiers[0].imr)
+        return cap
+
 
 class VenueParams(StrictModel):
     """The exchange's rules. Unset numbers come from ``preset`` (see ``model.venues.PRESETS``)."""
@@ -156,10 +191,16 @@ class VenueParams(StrictModel):
     def _tiers(cls, tiers: list[TierParams] | None) -> list[TierParams] | None:
         return validate_tiers(tiers) if tiers else tiers
 
+    def is_resolved(self) -> bool:
+        """Whether every number the preset defines is set here (nothing left to fill in)."""
+        return all(getattr(self, k) is not None for k, v in PRESETS[self.preset].items() if v is not None)
+
+    def resolved_view(self) -> VenueParams:
+        """This venue if it is resolved already, else :meth:`resolved` (for reading, not for keeping)."""
+        return self if self.is_resolved() else self.resolved()
+
     def resolved(self) -> VenueParams:
         """A copy with every unset number taken from the preset (validated)."""
-        from model.venues import PRESETS
-
         data = self.model_dump()
         for key, value in PRESETS[self.preset].items():
             if data.get(key) is None:
@@ -212,7 +253,68 @@ class LeveragedTraderParams(StrictModel):
     macro_sensitivity: Annotated[float, Field(ge=0)] = Field(
         1.0,
         description="scales how the macro factor tilts entries: per unit, noise entries' long/short tilt "
-        "moves by 0.3 x this and the appetite for longs by 0.5 x this",
+        "moves by macro_bias_tilt x this and the appetite for longs by macro_appetite_tilt x this",
+    )
+    macro_bias_tilt: float = Field(
+        0.3, description="long/short tilt of noise entries per unit of the macro factor (x macro_sensitivity)"
+    )
+    macro_appetite_tilt: float = Field(
+        0.5,
+        description="change of the probability of accepting a long entry per unit of the macro factor "
+        "(x macro_sensitivity; risk-off < 0 lowers it)",
+    )
+    sentiment_bias_points: PositiveFloat = Field(
+        200.0,
+        description="sentiment points away from neutral (50) per unit of long/short tilt of noise entries "
+        "(sentiment channel)",
+    )
+    fear_appetite: float = Field(
+        0.6,
+        description="multiplier of the long-entry appetite at sentiment 0 (extreme fear); it rises by "
+        "greed_appetite_per_100 per 100 sentiment points (1.0 at neutral with the defaults)",
+    )
+    greed_appetite_per_100: float = Field(
+        0.8, description="rise of the long-entry appetite multiplier per 100 sentiment points"
+    )
+    capitulation_sentiment: Annotated[float, Field(ge=0, le=100)] = Field(
+        15.0, description="below this sentiment a trader holding a losing long may cut it (capitulation)"
+    )
+    capitulation_ramp_points: PositiveFloat = Field(
+        30.0,
+        description="probability of capitulating per decision = (capitulation_sentiment - sentiment) / "
+        "this (0.5 at sentiment 0 with the defaults)",
+    )
+    reentry_below_capital: Fraction = Field(
+        0.1,
+        description="a flat trader whose equity is below this share of its starting capital is out of "
+        "money: it only waits to re-enter (reentry_per_day)",
+    )
+    dip_band: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.005, description="dip buyers buy only within this fraction above a support level"
+    )
+    bounce_drop: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.01, description="bounce shorters need a fall of more than this (log-return) over bounce_window"
+    )
+    bounce_window_seconds: PositiveFloat = Field(
+        3600.0, description="window of the fall bounce shorters read (capped at view.history_seconds)"
+    )
+    max_notional_headroom: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.98,
+        description="entries stay below this share of the largest notional the venue's brackets allow at "
+        "the trader's leverage",
+    )
+    btc_watcher_share: Fraction = Field(
+        0.5,
+        description="share of traders who read the leader's returns for their alt decisions (with "
+        "contagion.btc_watchers on)",
+    )
+    seeded_entry_spread_leverage: Annotated[float, Field(ge=0)] = Field(
+        0.4,
+        description="seeded positions' entries are spread uniformly within +-min(this / leverage, "
+        "seeded_entry_spread_max) around the index (fraction)",
+    )
+    seeded_entry_spread_max: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.03, description="widest spread of seeded entries around the index (fraction)"
     )
     risk_off_deleveraging: Annotated[float, Field(ge=0, le=1)] = Field(
         0.0,
@@ -271,6 +373,22 @@ class MarketMakerParams(StrictModel):
     )
     withdraw_seconds: PositiveFloat = Field(300, description="time a maker stays out after a limit binds")
     multi_symbol: bool = Field(True, description="each maker quotes every symbol from one account")
+    account_leverage: PositiveFloat = Field(10.0, description="leverage of a maker's account, x")
+    budget_period_seconds: PositiveFloat = Field(
+        3600.0,
+        description="length of a risk-budget period: the equity peak of loss_limit_usd resets after it",
+    )
+    budget_spread_widening: Annotated[float, Field(ge=0)] = Field(
+        3.0, description="half-spread multiplier added at a fully used risk budget: x (1 + this x use)"
+    )
+    budget_size_shrink: Fraction = Field(
+        0.8, description="share by which layer sizes shrink at a fully used risk budget: x (1 - this x use)"
+    )
+    requote_position_layers: Annotated[int, Field(ge=1)] = Field(
+        2,
+        description="quotes are replaced when fills have moved the position by this many layers' size "
+        "(else only when the reservation price has moved)",
+    )
 
 
 class LargeHolderParams(StrictModel):
@@ -287,6 +405,22 @@ class LargeHolderParams(StrictModel):
     twap_interval_seconds: PositiveFloat = 30
     accumulate_at_support: bool = True
     decisions_per_hour: PositiveFloat = 6.0
+    collateral_ratio: PositiveFloat = Field(
+        1.2, description="collateral deposited per dollar of inventory (1.2: the inventory is 1/1.2x levered)"
+    )
+    account_leverage: PositiveFloat = Field(2.0, description="leverage of a holder's account, x")
+    forced_sale_fraction: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.3, description="share of the inventory sold when the drawdown limit forces a sale"
+    )
+    accumulate_max_drawdown_share: Fraction = Field(
+        0.5, description="holders accumulate only while the drawdown is below this share of drawdown_limit"
+    )
+    accumulate_band: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.003, description="holders accumulate only within this fraction above a support level"
+    )
+    accumulate_slices: Annotated[int, Field(ge=1)] = Field(
+        200, description="one accumulation buys 1/this of the inventory (at least one lot)"
+    )
 
 
 class BackgroundParams(StrictModel):
@@ -301,6 +435,30 @@ class BackgroundParams(StrictModel):
     noise_size_usd: PositiveFloat = 5_000
     noise_market_share: Fraction = Field(0.3, description="share of noise orders sent as market orders")
     capital_usd: PositiveFloat = 2_000_000
+    fundamental_leverage: PositiveFloat = Field(
+        5.0, description="leverage of a fundamental trader's account, x"
+    )
+    fundamental_max_size_multiple: PositiveFloat = Field(
+        5.0,
+        description="an order is fundamental_size_usd x |gap| / threshold, at most this many times the size",
+    )
+    fundamental_position_cap_capital: PositiveFloat = Field(
+        2.0, description="largest position of a fundamental trader, in multiples of its capital"
+    )
+    noise_capital_fraction: Annotated[float, Field(gt=0)] = Field(
+        0.25, description="a noise trader's capital as a share of capital_usd"
+    )
+    noise_leverage: PositiveFloat = Field(5.0, description="leverage of a noise trader's account, x")
+    noise_max_resting_orders: Annotated[int, Field(ge=1)] = Field(
+        4, description="resting orders a noise trader keeps; the oldest is cancelled beyond"
+    )
+    noise_position_limit_orders: PositiveFloat = Field(
+        10.0,
+        description="a noise trader halves a position larger than this many mean orders (noise_size_usd)",
+    )
+    noise_offset_bps: PositiveFloat = Field(
+        8.0, description="mean distance of noise limit orders from the mid (exponential), bps"
+    )
     value_count: Annotated[int, Field(ge=0)] = Field(
         0,
         description="slow value investors who buy below the index's fundamental path and sell above it "
@@ -319,9 +477,18 @@ class BackgroundParams(StrictModel):
     )
     value_falling_knife: Annotated[float, Field(gt=0)] = Field(
         0.02,
-        description="they do not buy while the last hour fell more than this, nor sell while it rose "
-        "more (they wait for momentum to stop)",
+        description="they do not buy while the last value_momentum_window fell more than this, nor sell "
+        "while it rose more (they wait for momentum to stop)",
     )
+    value_momentum_window_seconds: PositiveFloat = Field(
+        3600.0, description="window of the momentum value traders wait out (capped at view.history_seconds)"
+    )
+    value_limit_slippage: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.002,
+        description="value traders' IOC limits: at most this fraction through the mid (and never through "
+        "value)",
+    )
+    value_leverage: PositiveFloat = Field(2.0, description="leverage of a value trader's account, x")
 
     @model_validator(mode="after")
     def _value_band(self) -> BackgroundParams:
@@ -361,6 +528,45 @@ class SentimentParams(StrictModel):
         "of the calm volatility over that horizon); 0: the index reads only the last hour",
     )
     trend_halflife_hours: PositiveFloat = Field(72.0, description="half-life of the trend's slow average")
+    warmup_seconds: Annotated[float, Field(ge=0)] = Field(
+        600.0, description="the volatility baseline is learnt over the first this many seconds (no vol term)"
+    )
+    normal_vol_hours: PositiveFloat = Field(
+        6.0, description="time constant of the slow average that is this market's normal volatility"
+    )
+    heavy_liquidation_share_per_hour: PositiveFloat = Field(
+        0.005, description="liquidations per hour, as a share of open interest, that count as one z-unit"
+    )
+    normal_funding_rate: PositiveFloat = Field(
+        0.0001, description="funding rate per interval that counts as one z-unit (the usual base rate)"
+    )
+    z_clip: PositiveFloat = Field(3.0, description="the funding and trend z-scores are clipped to +-this")
+    score_scale: PositiveFloat = Field(
+        6.0, description="the weighted z-sum is squashed as 50 + 50 tanh(sum / this)"
+    )
+    return_window_seconds: PositiveFloat = Field(
+        3600.0,
+        description="window of the leader's return the index reads (z-scored by the calm volatility over "
+        "it; capped at view.history_seconds)",
+    )
+    liquidation_window_seconds: PositiveFloat = Field(
+        900.0, description="window of the liquidation flow the index reads, seconds"
+    )
+    oi_refresh_seconds: PositiveFloat = Field(
+        10.0,
+        description="open interest (the liquidation flow's denominator) is re-summed this often, seconds",
+    )
+
+
+class ViewParams(StrictModel):
+    """What agents can observe: the per-step market view (``model.view.MarketView``)."""
+
+    history_seconds: PositiveFloat = Field(
+        3600.0, description="how far back agents can read mid returns; longer windows are capped at this"
+    )
+    vol_halflife_seconds: PositiveFloat = Field(
+        300.0, description="half-life of the realised volatility (of the mark) that agents read, seconds"
+    )
 
 
 class ContagionParams(StrictModel):
@@ -411,6 +617,12 @@ class MakerWithdrawal(StrictModel):
 
 
 Shock = Annotated[WhaleSale | MacroShock | IndexJump | MakerWithdrawal, Field(discriminator="kind")]
+"""A scripted shock: one of the classes above, told apart by its ``kind``."""
+
+SHOCK_CLASSES: dict[str, type[StrictModel]] = {
+    cls.model_fields["kind"].default: cls for cls in (WhaleSale, MacroShock, IndexJump, MakerWithdrawal)
+}
+"""``kind`` -> shock class, the members of :data:`Shock` (for tools that walk the schema)."""
 
 
 def default_symbols() -> list[SymbolParams]:
@@ -442,6 +654,7 @@ class MarketParams(StrictModel):
     background: BackgroundParams = BackgroundParams()
     macro: MacroParams = MacroParams()
     sentiment: SentimentParams = SentimentParams()
+    view: ViewParams = ViewParams()
     contagion: ContagionParams = ContagionParams()
     shocks: list[Shock] = Field(default_factory=list)
 
@@ -463,17 +676,37 @@ class MarketParams(StrictModel):
         if lev.symbol_weights is not None and len(lev.symbol_weights) != len(names):
             raise ValueError("leveraged.symbol_weights: one weight per symbol")
         venue = self.venue.resolved()
+        # a cap set above what the first margin bracket allows is a contradiction in the config (the
+        # brackets would silently win); every such problem is reported at once
+        problems: list[str] = []
+        if self.venue.max_leverage is not None and venue.tiers:
+            tier_max = 1 / venue.tiers[0].imr
+            if self.venue.max_leverage > tier_max + 1e-9:
+                problems.append(
+                    f"venue.max_leverage: {self.venue.max_leverage:g}x is above the first margin tier's "
+                    f"max leverage 1/imr = {tier_max:g}x"
+                )
+        for i, s in enumerate(self.symbols):
+            tiers = s.tiers_on(venue)
+            if s.max_leverage is not None and tiers:
+                tier_max = 1 / tiers[0].imr
+                if s.max_leverage > tier_max + 1e-9:
+                    problems.append(
+                        f"symbols.{i}.max_leverage: {s.max_leverage:g}x is above the first margin "
+                        f"tier's max leverage 1/imr = {tier_max:g}x"
+                    )
+        usable = [c for c in lev.leverage_choices if c <= lev.leverage_cap]
         for s in self.symbols:
-            cap = s.max_leverage or venue.max_leverage or 125
-            tiers = s.tiers or venue.tiers
-            if tiers:
-                cap = min(cap, 1 / tiers[0].imr)
-            usable = [c for c in lev.leverage_choices if c <= lev.leverage_cap]
+            cap = s.max_leverage_on(venue)
             if usable and min(usable) > cap + 1e-9:
-                raise ValueError(
+                problems.append(
                     f"leveraged.leverage_choices: every usable leverage exceeds "
                     f"{s.name}'s max leverage {cap:g}"
                 )
+                break
+        if problems:
+            # several problems travel as one message; experiments.config splits them into lines again
+            raise ValueError("\n".join(problems))
         for i, shock in enumerate(self.shocks):
             if isinstance(shock, IndexJump) and shock.symbol not in names:
                 raise ValueError(f"shocks.{i}.symbol: unknown symbol {shock.symbol!r} (have {names})")

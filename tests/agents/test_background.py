@@ -48,7 +48,7 @@ def test_value_trader_wants_a_long_below_value_a_short_above_and_nothing_near_it
         target = trader.target_usd(view)
         assert math.copysign(1, target) == expected_sign if expected_sign else target == 0.0
     view.mid_ticks[s] = value * math.exp(-p.value_full_gap)
-    assert math.isclose(trader.target_usd(view), p.value_capital_usd * market.liquidity_scale[s])
+    assert math.isclose(trader.target_usd(view), p.value_capital_usd * market.view.liquidity_scale[s])
 
 
 def test_value_trader_waits_while_the_price_is_still_falling_fast() -> None:

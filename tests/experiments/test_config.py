@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from experiments.config import (
     CONFIG_DIR,
@@ -21,6 +22,8 @@ from experiments.config import (
     resolved_dict,
     split_grid_values,
 )
+from model.exchange import Exchange
+from model.params import MarketParams, VenueParams, default_symbols
 
 BASE = """\
 name: t
@@ -351,3 +354,28 @@ def test_grid_parsing_and_points() -> None:
 
 def test_shipped_configs_directory() -> None:
     assert (CONFIG_DIR / "README.md").is_file()
+
+
+def test_market_rules_hold_for_a_market_built_without_an_experiment() -> None:
+    """The tier-vs-leverage rules live in model.params: a notebook's MarketParams gets them too."""
+    symbols = [s.model_dump() for s in default_symbols()]
+    symbols[0]["max_leverage"] = 150
+    with pytest.raises(
+        ValidationError, match=r"symbols\.0\.max_leverage: 150x is above the first margin tier"
+    ):
+        MarketParams.model_validate({"symbols": symbols})
+    with pytest.raises(ValidationError, match=r"venue\.max_leverage: 200x is above the first margin tier"):
+        MarketParams.model_validate({"venue": {"max_leverage": 200}})
+
+
+def test_one_max_leverage_rule_for_the_schema_and_the_exchange() -> None:
+    for preset in ("binance_like", "hyperliquid_like"):
+        venue = VenueParams(preset=preset)
+        p = MarketParams(venue=venue)
+        ex = Exchange(p.symbols, p.venue)
+        for s, sym in enumerate(p.symbols):
+            assert sym.max_leverage_on(venue) == pytest.approx(ex.max_leverage(s, 0.0)), (preset, sym.name)
+    # the fallback is the resolved venue's cap, never a number of its own
+    btc = MarketParams().symbols[0]
+    assert btc.max_leverage_on(VenueParams(preset="hyperliquid_like")) == 40.0
+    assert btc.max_leverage_on(VenueParams(preset="binance_like")) == 125.0

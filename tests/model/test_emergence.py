@@ -7,6 +7,7 @@ from agents trading in the books after an exogenous event (a whale's sale, a jum
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -24,15 +25,11 @@ WHALE_SALE = [{"kind": "whale_sale", "at_hour": 0.1, "fraction": 1.0, "mode": "t
 
 
 def _key(d: dict[str, Any]) -> str:
-    import json
-
     return json.dumps(d, sort_keys=True)
 
 
 @lru_cache(maxsize=64)
 def _run(override_json: str, seed: int, hours: float, dt_seconds: float = 1.0) -> dict[str, Any]:
-    import json
-
     market = run_market(small_params(**json.loads(override_json)), seed, hours, dt_seconds=dt_seconds)
     ts = market.timeseries_frame()
     return {

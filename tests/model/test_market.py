@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random  # noqa: TID251 (the test checks that the global state is left alone)
+import time
+from collections import Counter
 
 import numpy as np
 import pytest
 
 from agents.leveraged import LeveragedTrader
 from model.liquidation import LIQUIDATION_COLUMNS
-from model.market import TIMESERIES_COLUMNS, CryptoMarket
+from model.market import PHASE_NAMES, CryptoMarket, Phase
+from model.recorder import TIMESERIES_COLUMNS
 from tests.model.market_helpers import run_market, small_params
 
 TINY = {
@@ -118,3 +121,81 @@ def test_recorded_tables_have_the_documented_columns() -> None:
 def test_bad_time_step_is_refused() -> None:
     with pytest.raises(ValueError, match="dt_seconds"):
         CryptoMarket(small_params(**TINY), seed=0, dt_seconds=120, sample_seconds=60)
+
+
+# --------------------------------------------------------------------------- the step as data
+
+
+def _noop() -> None:
+    pass
+
+
+def test_the_step_is_a_named_list_of_phases() -> None:
+    market = CryptoMarket(small_params(**TINY), seed=1)
+    assert tuple(name for name, _ in market.phases) == PHASE_NAMES
+    assert all(callable(phase) for _, phase in market.phases)
+    with pytest.raises(KeyError, match="no phase 'trade'"):
+        market.replace_phase("trade", _noop)
+
+
+def test_without_the_agents_phase_nothing_trades() -> None:
+    market = CryptoMarket(small_params(**TINY), seed=3)
+    ex = market.exchange
+    market.replace_phase("agents", _noop)
+    volume, messages, index = list(ex.volume_lots), ex.messages, list(ex.index_ticks)
+    market.run_for(300)
+    assert not market.engine.events  # nothing was liquidated, so no one at all sent an order
+    assert ex.volume_lots == volume and ex.messages == messages
+    assert ex.index_ticks != index  # the drivers still ran
+    assert ex.ledger_imbalance() == 0
+
+
+def test_without_the_drivers_phase_the_index_is_frozen_while_trading_goes_on() -> None:
+    # no fundamental traders: their spot hedges are the only other thing that moves an index
+    params = small_params(**{**TINY, "background": {**TINY["background"], "fundamental_count": 0}})
+    frozen = CryptoMarket(params, seed=4)
+    frozen.replace_phase("drivers", _noop)
+    moving = CryptoMarket(params, seed=4)
+    index0 = list(frozen.exchange.index_ticks)
+    assert index0 == moving.exchange.index_ticks
+    frozen.run_for(300)
+    moving.run_for(300)
+    assert frozen.exchange.index_ticks == index0 and frozen.macro.value == 0.0
+    assert moving.exchange.index_ticks != index0
+    assert sum(frozen.exchange.volume_lots) > 0  # agents traded against a still index
+
+
+def test_timing_every_phase_changes_no_result() -> None:
+    params = small_params(**TINY)
+    plain = run_market(params, seed=6, hours=0.05)
+    timed = CryptoMarket(params, seed=6)
+    spent: Counter[str] = Counter()
+    calls: Counter[str] = Counter()
+
+    def timer(name: str, inner: Phase) -> Phase:
+        def run() -> None:
+            t0 = time.perf_counter()
+            inner()
+            spent[name] += time.perf_counter() - t0
+            calls[name] += 1
+
+        return run
+
+    for name, phase in timed.phases:
+        timed.replace_phase(name, timer(name, phase))
+    timed.run_for(0.05 * 3600)
+    assert set(calls.values()) == {180} and set(calls) == set(PHASE_NAMES)
+    assert timed.timeseries_frame().equals(plain.timeseries_frame())
+    assert timed.exchange.messages == plain.exchange.messages
+
+
+def test_recording_only_reads_the_market() -> None:
+    params = small_params(**TINY)
+    recorded = run_market(params, seed=8, hours=0.05, sample_seconds=60)
+    silent = CryptoMarket(params, seed=8)
+    silent.replace_phase("record", _noop)
+    silent.run_for(0.05 * 3600)
+    assert len(silent.timeseries_frame()) == 3  # the sample taken at t = 0 only
+    assert silent.exchange.messages == recorded.exchange.messages
+    assert silent.exchange.volume_lots == recorded.exchange.volume_lots
+    assert silent.fear_greed.value == recorded.fear_greed.value

@@ -19,7 +19,7 @@ def _after_a_week(weight_trend: float, pct_per_day: float) -> float:
         log_price += per_step
         index.update(
             60.0,
-            return_1h=per_step * 60.0,
+            recent_return=per_step * 60.0,
             vol_1s=BASE_VOL_1S,
             liq_share_per_hour=0.0,
             funding_rate=0.0001,
