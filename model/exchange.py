@@ -258,6 +258,10 @@ class Exchange:
         """Ids of the account's resting orders."""
         return self.router.open_orders(account)
 
+    def stops_of(self, account: int) -> list[int]:
+        """Ids of the account's live stop orders."""
+        return self.router.stops_of(account)
+
     def order_info(self, oid: int) -> tuple[int, int, int, int, int] | None:
         """``(account, symbol, side, price_ticks, resting_lots)`` of a resting order, or None."""
         return self.router.order_info(oid)

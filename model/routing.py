@@ -163,6 +163,10 @@ class OrderRouter:
             return None
         return a, s, side, o[1], o[2]
 
+    def stops_of(self, account: int) -> list[int]:
+        """Ids of the account's live stop orders."""
+        return sorted(self._account_stops.get(account, ()))
+
     def available_usd(self, account: int) -> float:
         """Equity minus the initial margin of worst-case positions (resting orders included), USD."""
         return self.accounts.equity_usd(account) - self._initial_margin_usd(account, None, 0, 0)

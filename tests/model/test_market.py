@@ -142,7 +142,7 @@ def test_without_the_agents_phase_nothing_trades() -> None:
     market = CryptoMarket(small_params(**TINY), seed=3)
     ex = market.exchange
     market.replace_phase("agents", _noop)
-    volume, messages, index = list(ex.volume_lots), ex.messages, list(ex.index_ticks)
+    volume, messages, index = ex.volume_lots, ex.messages, ex.index_ticks
     market.run_for(300)
     assert not market.engine.events  # nothing was liquidated, so no one at all sent an order
     assert ex.volume_lots == volume and ex.messages == messages
@@ -156,7 +156,7 @@ def test_without_the_drivers_phase_the_index_is_frozen_while_trading_goes_on() -
     frozen = CryptoMarket(params, seed=4)
     frozen.replace_phase("drivers", _noop)
     moving = CryptoMarket(params, seed=4)
-    index0 = list(frozen.exchange.index_ticks)
+    index0 = frozen.exchange.index_ticks
     assert index0 == moving.exchange.index_ticks
     frozen.run_for(300)
     moving.run_for(300)
