@@ -43,6 +43,8 @@ class AccountViews:
         schedules: one margin schedule per symbol.
         mark_ticks: the marks, float ticks, one per symbol (the live array the prices update in place).
         tick_value_micro: micro-dollars per tick per lot, one per symbol.
+        maintenance_at_entry: measure maintenance margin on the notional at the entry price (Bybit: "MM
+            = position value at entry x MMR - deduction") instead of at the mark.
     """
 
     def __init__(
@@ -51,7 +53,9 @@ class AccountViews:
         schedules: Sequence[MarginSchedule],
         mark_ticks: NDArray[np.float64],
         tick_value_micro: Sequence[int],
+        maintenance_at_entry: bool = False,
     ) -> None:
+        self.maintenance_at_entry = maintenance_at_entry
         self.ledger = ledger
         self.schedules = tuple(schedules)
         self.mark_ticks = mark_ticks
@@ -110,7 +114,13 @@ class AccountViews:
         )
 
     def maintenance_usd(self, account: int) -> float:
-        """Maintenance margin of all the account's positions at the marks, USD."""
+        """Maintenance margin of all the account's positions at the marks (or entries), USD."""
+        if self.maintenance_at_entry:
+            cost = self.ledger.cost[account].tolist()
+            return sum(
+                float(self.schedules[s].maintenance_usd(abs(c) * self.tick_value_micro[s] / MICRO))
+                for s, c in enumerate(cost)
+            )
         return self.maintenance_of_lots_usd(self.ledger.pos[account].tolist())
 
     # ------------------------------------------------------------------ vectorised (many accounts)
@@ -119,6 +129,8 @@ class AccountViews:
         self, rows: NDArray[np.intp] | None = None
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
         """(unrealised PnL, notional, maintenance margin) in float micro-dollars, each (accounts, symbols).
+
+        Maintenance is measured on the notional at the mark, or at the entry price when the venue says so.
 
         Args:
             rows: the accounts (all when None).
@@ -131,9 +143,10 @@ class AccountViews:
         value = pos * (self.mark_ticks * tv)  # signed notional at the mark, micro-dollars
         upnl = value - cost * tv
         notional = np.abs(value)
+        basis = np.abs(cost * tv).astype(np.float64) if self.maintenance_at_entry else notional
         mm = np.empty_like(notional)
         for s, schedule in enumerate(self.schedules):
-            mm[:, s] = schedule.maintenance_interp_usd(notional[:, s] * (1.0 / MICRO))
+            mm[:, s] = schedule.maintenance_interp_usd(basis[:, s] * (1.0 / MICRO))
         mm *= MICRO
         return upnl, notional, mm
 

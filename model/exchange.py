@@ -37,19 +37,43 @@ __all__ = ["FUNDING_SCALE", "MICRO", "Exchange", "OrderResult", "margin_schedule
 def margin_schedule(sym: SymbolParams, venue: VenueParams) -> MarginSchedule:
     """The margin schedule of ``sym`` on a resolved ``venue``.
 
-    The leverage cap is the symbol's own or else the venue's (every preset sets one, so a resolved venue
-    always has it). Hyperliquid's rule: maintenance is half the initial margin at the cap; Binance's:
-    the symbol's brackets, or else the venue's.
+    The brackets are the symbol's own, else the venue's table for that symbol name, else the venue's
+    default (:meth:`SymbolParams.tiers_on`); the leverage cap is the symbol's own or else the venue's
+    (every preset sets one). Hyperliquid's rule (``half_initial``): each bracket's maintenance rate is half
+    its initial rate, with the maintenance deduction keeping the schedule continuous ("Margin tiers",
+    Hyperliquid docs, 2025); without brackets, one bracket at the cap. Binance's rule (``tiers``): the
+    brackets as given.
     """
     cap = sym.max_leverage or venue.max_leverage
     if cap is None:
         raise ValueError("venue.max_leverage must be set (resolve the venue from its preset first)")
+    tiers = sym.tiers_on(venue)
     if venue.maintenance_rule == "half_initial":
-        return MarginSchedule.half_initial(cap)
-    tiers = sym.tiers or venue.tiers
+        if not tiers:
+            return MarginSchedule.half_initial(cap)
+        return MarginSchedule([(t.max_notional_usd, 0.5 * t.imr, t.imr) for t in tiers], max_leverage=cap)
     if not tiers:
         return MarginSchedule.half_initial(cap)
     return MarginSchedule([(t.max_notional_usd, t.mmr, t.imr) for t in tiers], max_leverage=cap)
+
+
+def impact_notionals_usd(symbols: list[SymbolParams], venue: VenueParams) -> list[float | None]:
+    """The funding premium's impact notional per symbol (None: the premium reads the mid).
+
+    Binance: the impact margin notional, ``impact_margin_usd / imr`` at the symbol's max leverage (200 USDT
+    at 20x is 4,000 USDT, "Introduction to Binance Futures Funding Rates"); Hyperliquid: a fixed notional
+    per symbol (``impact_notional_usd``, with ``*`` for the others).
+    """
+    if venue.premium_source != "impact":
+        return [None] * len(symbols)
+    out: list[float | None] = []
+    for sym in symbols:
+        if venue.impact_margin_usd is not None:
+            out.append(venue.impact_margin_usd * sym.max_leverage_on(venue))
+        else:
+            table = venue.impact_notional_usd or {}
+            out.append(table.get(sym.name, table.get("*")))
+    return out
 
 
 class Exchange:
@@ -73,11 +97,24 @@ class Exchange:
         self.ledger = Ledger(list(self.tick_value_micro))
         self.schedules = tuple(margin_schedule(s, venue) for s in symbols)
         self.price_band = venue.price_band
-        self.prices = MarketPrices(symbols, venue, self.books, self.ledger)
+        self.prices = MarketPrices(
+            symbols,
+            venue,
+            self.books,
+            self.ledger,
+            impact_notional_usd=impact_notionals_usd(symbols, venue),
+            funding_on_oracle=venue.funding_price == "oracle",
+        )
         # the marks as a read-only view of the prices' array: live (updated in place), never written here
         self.mark_ticks: NDArray[np.float64] = self.prices.mark_ticks.view()
         self.mark_ticks.flags.writeable = False
-        self.accounts = AccountViews(self.ledger, self.schedules, self.mark_ticks, self.tick_value_micro)
+        self.accounts = AccountViews(
+            self.ledger,
+            self.schedules,
+            self.mark_ticks,
+            self.tick_value_micro,
+            maintenance_at_entry=venue.maintenance_price == "entry",
+        )
         self.router = OrderRouter(
             self.books,
             self.ledger,

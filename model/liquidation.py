@@ -51,10 +51,15 @@ from model.policies import (
     Backstop,
     BankruptcyIOC,
     Disposal,
+    DisposalPlan,
+    HyperliquidQueue,
     InsuranceFund,
+    LiquidityVault,
     MarketSlices,
     NoAdl,
+    ProRata,
     RankedQueue,
+    TierStepDown,
     TimeSpread,
 )
 
@@ -96,18 +101,39 @@ BACKSTOP_SHARE = 2.0 / 3.0
 
 
 def default_policies(venue: VenueParams) -> tuple[Disposal, Backstop, AdlPolicy]:
-    """The disposal, backstop and ADL policies of a resolved venue."""
-    if venue.partial_liquidation_notional_usd is not None:
-        disposal: Disposal = MarketSlices(
+    """The disposal, backstop and ADL policies a resolved venue names (``venue.disposal`` and so on).
+
+    ``adl_enabled = False`` means no ADL whatever ``adl_policy`` says.
+    """
+    disposal: Disposal
+    if venue.disposal == "market_slices":
+        disposal = MarketSlices(
             venue.partial_liquidation_notional_usd,
             float(venue.partial_liquidation_fraction or 1.0),
             float(venue.partial_liquidation_cooldown_seconds or 0.0),
-            whole_in_cooldown=False,
+            whole_in_cooldown=bool(venue.partial_liquidation_whole_in_cooldown),
         )
+    elif venue.disposal == "time_spread":
+        disposal = TimeSpread(
+            float(venue.disposal_interval_seconds or 10.0),
+            float(venue.disposal_fraction or 0.1),
+            float(venue.disposal_max_book_share or 0.25),
+        )
+    elif venue.disposal == "tier_step_down":
+        disposal = TierStepDown()
     else:
         disposal = BankruptcyIOC()
-    adl: AdlPolicy = RankedQueue() if venue.adl_enabled else NoAdl()
-    return disposal, InsuranceFund(), adl
+    backstop: Backstop = LiquidityVault() if venue.backstop == "liquidity_vault" else InsuranceFund()
+    adl: AdlPolicy
+    if not venue.adl_enabled or venue.adl_policy == "none":
+        adl = NoAdl()
+    elif venue.adl_policy == "hyperliquid":
+        adl = HyperliquidQueue()
+    elif venue.adl_policy == "pro_rata":
+        adl = ProRata()
+    else:
+        adl = RankedQueue()
+    return disposal, backstop, adl
 
 
 class LiquidationEngine(mesa.Agent):
@@ -286,7 +312,14 @@ class LiquidationEngine(mesa.Agent):
             if vault and backstop:  # the vault takes the position over with its margin, no book order
                 self._absorb(account, s, pos, abs(pos), self._bankruptcy_ticks(s, pos, shares[s]))
                 continue
-            plan = self.disposal.plan(notional_usd, abs(pos), backstop, in_cooldown)
+            plan: DisposalPlan | None
+            if isinstance(self.disposal, TierStepDown):
+                schedule = ex.schedules[s]
+                tier = int(schedule.tier_index(notional_usd))
+                lower = float(schedule.bounds_usd[tier - 1]) if tier > 0 and not backstop else None
+                plan = self.disposal.step_lots(abs(pos), notional_usd / abs(pos), lower)
+            else:
+                plan = self.disposal.plan(notional_usd, abs(pos), backstop, in_cooldown)
             if plan is None:
                 continue
             lots = min(plan.lots, abs(pos))

@@ -113,7 +113,9 @@ class SymbolParams(StrictModel):
 
     def tiers_on(self, venue: VenueParams) -> list[TierParams] | None:
         """The margin brackets of this symbol on ``venue``: its own, else the (resolved) venue's."""
-        return self.tiers or venue.resolved_view().tiers
+        resolved = venue.resolved_view()
+        own = (resolved.symbol_tiers or {}).get(self.name)
+        return self.tiers or own or resolved.tiers
 
     def max_leverage_on(self, venue: VenueParams) -> float:
         """The highest leverage allowed on this symbol at ``venue`` for the smallest position.
@@ -133,7 +135,7 @@ class SymbolParams(StrictModel):
             raise ValueError(
                 f"{self.name}: neither the symbol nor venue preset {venue.preset!r} sets max_leverage"
             )
-        tiers = self.tiers or resolved.tiers
+        tiers = self.tiers_on(resolved)
         if tiers:
             cap = min(cap, 1 / tiers[0].imr)
         return cap
@@ -142,7 +144,7 @@ class SymbolParams(StrictModel):
 class VenueParams(StrictModel):
     """The exchange's rules. Unset numbers come from ``preset`` (see ``model.venues.PRESETS``)."""
 
-    preset: Literal["binance_like", "hyperliquid_like"] = Field(
+    preset: Literal["binance_like", "hyperliquid_like", "bybit_like"] = Field(
         "binance_like", description="venue preset that fills every unset number below"
     )
     maker_fee: float | None = Field(None, ge=-0.001, le=0.01, description="maker fee, fraction of notional")
@@ -163,6 +165,62 @@ class VenueParams(StrictModel):
     )
     max_leverage: float | None = Field(None, gt=0, description="default max leverage of a symbol")
     tiers: list[TierParams] | None = Field(None, description="default margin brackets for every symbol")
+    symbol_tiers: dict[str, list[TierParams]] | None = Field(
+        None,
+        description="the venue's own margin table per symbol name (a symbol's tiers override it; under "
+        "half_initial each tier's maintenance rate is half its initial rate)",
+    )
+    maintenance_price: Literal["mark", "entry"] | None = Field(
+        None, description="price the maintenance margin is measured at: the mark, or the entry (Bybit)"
+    )
+    premium_source: Literal["mid", "impact"] | None = Field(
+        None,
+        description="funding premium from the mid, or from the impact bid/ask (the average fill of an "
+        "impact notional on each side: Binance, Hyperliquid)",
+    )
+    impact_margin_usd: float | None = Field(
+        None,
+        gt=0,
+        le=1e9,
+        description="Binance's impact margin: the impact notional is this x the symbol's max leverage (USD)",
+    )
+    impact_notional_usd: dict[str, Annotated[float, Field(gt=0, le=1e12)]] | None = Field(
+        None,
+        description="impact notional per symbol name, USD, with '*' for the others (Hyperliquid); used "
+        "when impact_margin_usd is unset",
+    )
+    funding_price: Literal["mark", "oracle"] | None = Field(
+        None, description="price funding payments are computed at: the mark, or the oracle (Hyperliquid)"
+    )
+    disposal: Literal["bankruptcy_ioc", "market_slices", "time_spread", "tier_step_down"] | None = Field(
+        None,
+        description="how a failing position reaches the book: one IOC at the bankruptcy price; slices with a "
+        "cooldown; spread over time and capped at a share of depth; stepped down through the margin tiers",
+    )
+    partial_liquidation_whole_in_cooldown: bool | None = Field(
+        None,
+        description="market_slices: during the cooldown a liquidatable account goes whole (Hyperliquid), "
+        "else it waits",
+    )
+    disposal_interval_seconds: float | None = Field(
+        None, gt=0, le=86_400, description="time_spread: seconds between the backstop's disposal slices"
+    )
+    disposal_fraction: float | None = Field(
+        None, gt=0, le=1, description="time_spread: share of the backstop's inventory per slice"
+    )
+    disposal_max_book_share: float | None = Field(
+        None, gt=0, le=1, description="time_spread: largest share of the visible depth one order consumes"
+    )
+    backstop: Literal["insurance_fund", "liquidity_vault"] | None = Field(
+        None,
+        description="who takes over what the book does not absorb: the insurance fund (at once), or a "
+        "liquidity vault taking the whole account below 2/3 of maintenance",
+    )
+    adl_policy: Literal["ranked_queue", "hyperliquid", "pro_rata", "none"] | None = Field(
+        None,
+        description="ADL when the backstop cannot bear a loss: Binance's ranked queue; Hyperliquid's queue "
+        "at the previous oracle; pro-rata over profitable opposite positions; none (bad debt)",
+    )
     partial_liquidation_notional_usd: float | None = Field(
         None, gt=0, description="positions above this notional are liquidated in slices (None: never)"
     )
@@ -175,7 +233,9 @@ class VenueParams(StrictModel):
         le=1,
         description="orders may trade at most this fraction away from the mark (price protection)",
     )
-    adl_enabled: bool = Field(True, description="auto-deleverage when the fund cannot absorb a loss")
+    adl_enabled: bool = Field(
+        True, description="auto-deleverage when the fund cannot absorb a loss; False: adl_policy none"
+    )
     fund_unwind_fraction_per_second: float = Field(
         0.002, gt=0, le=1, description="share of the fund's inventory it tries to sell back per second"
     )
@@ -190,6 +250,13 @@ class VenueParams(StrictModel):
     @classmethod
     def _tiers(cls, tiers: list[TierParams] | None) -> list[TierParams] | None:
         return validate_tiers(tiers) if tiers else tiers
+
+    @field_validator("symbol_tiers")
+    @classmethod
+    def _symbol_tiers(cls, tables: dict[str, list[TierParams]] | None) -> dict[str, list[TierParams]] | None:
+        for tiers in (tables or {}).values():
+            validate_tiers(tiers)
+        return tables
 
     def is_resolved(self) -> bool:
         """Whether every number the preset defines is set here (nothing left to fill in)."""

@@ -144,7 +144,45 @@ class TimeSpread:
         return min(lots, math.floor(visible_lots * self.max_book_share))
 
 
-Disposal = BankruptcyIOC | MarketSlices | TimeSpread
+class TierStepDown:
+    """Bybit/OKX-like laddered liquidation: a large position steps down through the margin tiers first.
+
+    Source: Bybit help centre, "Liquidation Process" and "Risk Limit (USDT Contract)" (2024-25): for a
+    position in a tier above the first, the system "will automatically reduce the level of maintenance
+    margin by attempting to reduce the risk limit levels to the lowest possible level to avoid an
+    immediate full liquidation". Here each check that finds the position liquidatable sells the lots above
+    the bound of the tier below (one tier a step; the lower tier's rate lowers the maintenance margin), and
+    a position in the first tier is liquidated whole at the bankruptcy price, the fund taking the rest.
+    """
+
+    name = "tier_step_down"
+
+    def step_lots(self, abs_lots: int, lot_value_usd: float, lower_bound_usd: float | None) -> DisposalPlan:
+        """The step for a position of ``abs_lots`` worth ``lot_value_usd`` a lot at the mark.
+
+        Args:
+            abs_lots: the position, lots.
+            lot_value_usd: notional of one lot at the mark, USD.
+            lower_bound_usd: the upper bound of the tier below the position's (None: it is in the first).
+        """
+        if lower_bound_usd is None or lot_value_usd <= 0:
+            return DisposalPlan(abs_lots, "liquidation", True, False)
+        keep = math.floor(lower_bound_usd / lot_value_usd)
+        lots = min(abs_lots, max(1, abs_lots - keep))
+        return DisposalPlan(lots, "partial" if lots < abs_lots else "liquidation", lots == abs_lots, False)
+
+    def plan(
+        self, notional_usd: float, abs_lots: int, backstop: bool, in_cooldown: bool
+    ) -> DisposalPlan | None:
+        """Without the tiers (see :meth:`step_lots`): the whole position."""
+        return DisposalPlan(abs_lots, "liquidation", True, False)
+
+    def cap_lots(self, lots: int, visible_lots: int) -> int:
+        """No cap on an order's size."""
+        return lots
+
+
+Disposal = BankruptcyIOC | MarketSlices | TimeSpread | TierStepDown
 
 
 # ---------------------------------------------------------------------------------------------- backstop
