@@ -26,6 +26,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from experiments.format import format_usd
+from experiments.stats import threshold_label
+
 _DPI = 110
 _LONG = "#d62728"
 _SHORT = "#2ca02c"
@@ -66,26 +69,8 @@ def _symbols(ts: pd.DataFrame) -> list[str]:
 
 
 def _usd_formatter(value: float, _pos: int | None = None) -> str:
-    return format_usd(value)
-
-
-def format_usd(value: float | None) -> str:
-    """Compact dollars: ``$1.23B``, ``$4.5M``, ``$12.3K``, ``$950``.
-
-    Args:
-        value: an amount in USD (None or NaN -> ``-``).
-
-    Returns:
-        The text.
-    """
-    if value is None or not np.isfinite(value):
-        return "-"
-    sign = "-" if value < 0 else ""
-    v = abs(float(value))
-    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if v >= div:
-            return f"{sign}${v / div:.3g}{unit}"
-    return f"{sign}${v:.3g}" if v < 100 else f"{sign}${v:.0f}"
+    """Axis ticks in compact dollars, three significant digits (``$1.23B``, ``$4.5M``, ``$950``)."""
+    return format_usd(value, significant=3)
 
 
 def price_figure(ts: pd.DataFrame, liq: pd.DataFrame, symbol: str, path: Path) -> Path:
@@ -318,8 +303,6 @@ def fragility_figure(
     Returns:
         ``path``.
     """
-    from experiments.montecarlo import threshold_label
-
     metrics = [("cascade", "P(cascade)")] + [
         (f"drawdown_{threshold_label(t)}", f"P(leader drawdown >= {t:.0%})") for t in thresholds
     ]
