@@ -18,12 +18,12 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from experiments.format import format_usd
@@ -32,6 +32,19 @@ from experiments.stats import threshold_label
 _DPI = 110
 _LONG = "#d62728"
 _SHORT = "#2ca02c"
+
+
+def _seaborn() -> ModuleType:
+    """seaborn, imported when the first figure is drawn.
+
+    Importing seaborn takes about half a second (it imports scipy.stats and pyplot). Every process that
+    imports the run layer pays for this module's imports, also those that draw nothing: ``cascadelab
+    validate``, ``--help`` and each study worker (which runs with ``figures=False``). So seaborn, alone
+    of the dependencies, is imported here, in a function.
+    """
+    import seaborn
+
+    return seaborn
 
 
 def _time_axis(ts: pd.DataFrame) -> tuple[str, float]:
@@ -54,6 +67,7 @@ def _subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, An
 @contextmanager
 def _style() -> Iterator[None]:
     """The report's seaborn style, for the figures drawn inside the block only."""
+    sns = _seaborn()
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
         yield
 
@@ -126,6 +140,7 @@ def _per_symbol_panels(
     scale: float = 1.0,
     usd: bool = False,
 ) -> Path:
+    sns = _seaborn()
     label, div = _time_axis(ts)
     symbols = _symbols(ts)
     fig, axes = _subplots(len(symbols), 1, figsize=(10, 2.3 * len(symbols) + 0.6), sharex=True, squeeze=False)
@@ -186,6 +201,7 @@ def insurance_fund_figure(ts: pd.DataFrame, path: Path) -> Path:
     Returns:
         ``path``.
     """
+    sns = _seaborn()
     label, div = _time_axis(ts)
     g = _global_series(ts, "insurance_fund_usd")
     fig, ax = _subplots(figsize=(10, 3.2))
@@ -207,6 +223,7 @@ def sentiment_figure(ts: pd.DataFrame, path: Path) -> Path:
     Returns:
         ``path``.
     """
+    sns = _seaborn()
     label, div = _time_axis(ts)
     g = _global_series(ts, "sentiment")
     fig, ax = _subplots(figsize=(10, 3.4))
@@ -303,6 +320,7 @@ def fragility_figure(
     Returns:
         ``path``.
     """
+    sns = _seaborn()
     metrics = [("cascade", "P(cascade)")] + [
         (f"drawdown_{threshold_label(t)}", f"P(leader drawdown >= {t:.0%})") for t in thresholds
     ]
@@ -370,6 +388,7 @@ def study_figures(
 def _draw_study_figures(
     results: pd.DataFrame, frag: pd.DataFrame, keys: Sequence[str], thresholds: Sequence[float], out: Path
 ) -> list[Path]:
+    sns = _seaborn()
     paths: list[Path] = []
     paths.append(fragility_figure(frag, keys, thresholds, out / "fragility.png"))
     ok = results[results["status"] == "ok"] if "status" in results else results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -11,12 +12,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from experiments import study
+from experiments import stats, study
 from experiments.cli import main
 from experiments.config import ConfigError, load_config
 from experiments.study import (
@@ -24,11 +26,16 @@ from experiments.study import (
     comparable,
     execute_task,
     expand_tasks,
+    flatten_summary,
     prepare,
     study_seeds,
     sweep,
 )
+from experiments.summary import RunSummary
 from tests.experiments.helpers import ROOT, TINY_POPULATION, subprocess_env
+from tests.golden.cases import CASES
+
+GOLDEN_DIR = ROOT / "tests" / "golden"
 
 # Very short runs of the leverage study: 36 one-second steps, small populations.
 STUDY_OVERRIDES = [*TINY_POPULATION, "market.large_holders.count=1", "sample_seconds=10"]
@@ -338,3 +345,81 @@ def test_leverage_study_fragility_grows_with_leverage(tmp_path: Path) -> None:
     assert high["liquidated_usd_mean"] >= low["liquidated_usd_mean"]
     assert high["p_cascade"] >= low["p_cascade"]
     assert high["leader_drawdown_pct_mean"] >= low["leader_drawdown_pct_mean"]
+
+
+# --------------------------------------------------------------------------- the results table
+
+
+def _dict_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """The row of ``results.parquet`` as the dict-based code built it before ``RunSummary``."""
+    symbol_metrics = (
+        "return_pct",
+        "max_drawdown_pct",
+        "liquidations_long_usd",
+        "liquidations_short_usd",
+        "liquidation_count",
+        "adl_count",
+        "oi_start_usd",
+        "oi_end_usd",
+        "oi_change_pct",
+        "realized_vol",
+    )
+
+    def abs_or_none(value: Any) -> float | None:
+        return None if value is None else abs(float(value))
+
+    row: dict[str, Any] = {}
+    for key in ("sim_seconds", "wall_seconds", "steps", "ledger_imbalance"):
+        row[key] = summary.get(key)
+    for key in ("insurance_fund_start_usd", "insurance_fund_min_usd", "insurance_fund_end_usd"):
+        row[key] = summary.get(key)
+    totals = summary["totals"]
+    for key in (
+        "cascade_count",
+        "liquidated_usd",
+        "liquidations_long_usd",
+        "liquidations_short_usd",
+        "liquidation_count",
+        "adl_count",
+        "oi_change_pct",
+    ):
+        row[key] = totals.get(key)
+    symbols = summary["symbols"]
+    names = list(symbols)
+    leader = summary.get("leader") or names[0]
+    row["leader_return_pct"] = symbols[leader].get("return_pct")
+    row["leader_max_drawdown_pct"] = abs_or_none(symbols[leader].get("max_drawdown_pct"))
+    alt = [abs_or_none(symbols[n].get("max_drawdown_pct")) for n in names if n != leader]
+    alt_values = [v for v in alt if v is not None]
+    row["alt_max_drawdown_pct"] = max(alt_values) if alt_values else None
+    row["alt_mean_drawdown_pct"] = float(np.mean(alt_values)) if alt_values else None
+    row["long_cascade_count"] = sum(1 for c in summary["cascades"] if c.get("side", "long") == "long")
+    row["short_cascade_count"] = sum(1 for c in summary["cascades"] if c.get("side") == "short")
+    for name in names:
+        for metric in symbol_metrics:
+            row[f"{name}_{metric}"] = symbols[name].get(metric)
+        for metric, value in symbols[name].items():
+            if metric not in symbol_metrics:
+                row[f"{name}_{metric}"] = value
+    return row
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_results_row_of_a_summary_is_the_row_of_before(name: str) -> None:
+    data = json.loads((GOLDEN_DIR / name / "summary.json").read_text())
+    data = {**data, "wall_seconds": 3.5, "sim_seconds_per_wall_second": 1500.0}
+    row = flatten_summary(RunSummary.model_validate(data))
+    expected = _dict_row(data)
+    assert row == expected
+    assert list(row) == list(expected)  # the columns of results.parquet, in order
+    assert {type(v) for v in row.values()} <= {int, float, type(None)}
+
+
+def test_montecarlo_is_a_deprecated_alias_of_study_and_stats() -> None:
+    sys.modules.pop("experiments.montecarlo", None)
+    with pytest.warns(DeprecationWarning, match="experiments.study"):
+        montecarlo = importlib.import_module("experiments.montecarlo")
+    for name in montecarlo.__all__:
+        source = study if hasattr(study, name) else stats
+        assert getattr(montecarlo, name) is getattr(source, name), name
+    assert montecarlo.sweep is study.sweep and montecarlo.fragility is stats.fragility
