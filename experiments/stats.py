@@ -79,7 +79,11 @@ def fragility(results: pd.DataFrame, grid_keys: Sequence[str], thresholds: Seque
         thresholds: drawdown thresholds, fractions.
 
     Returns:
-        One row per grid point, sorted by point.
+        One row per grid point, sorted by point: ``point``, the grid keys, ``runs``, ``ok``, ``failed``;
+        ``p_cascade``, ``p_drawdown_<t>`` per threshold (``p_drawdown_10pct``) and ``p_adl``, each a
+        fraction of the ok runs with its 95% Wilson interval (``_lo``, ``_hi``); and ``_mean``, ``_p50``,
+        ``_p90``, ``_p99`` of ``liquidated_usd`` (USD), ``leader_drawdown_pct``, ``alt_drawdown_pct``
+        (percent) and ``insurance_fund_min_usd`` (USD). An empty table when ``results`` is empty.
     """
     rows: list[dict[str, Any]] = []
     if results.empty:

@@ -98,8 +98,8 @@ LOCAL_THIRD_PARTY_ALLOWED: dict[str, tuple[str, ...]] = {
 """Modules whose function-local third-party imports are limited to these top-level packages."""
 
 KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("model.params", "model.venues"): "params.resolved() imports the venue presets in a function",
-    ("experiments.docs", "model.venues"): "docs.generate() imports the venue presets in a function",
+    ("model.params", "model.venues"): "VenueParams.resolved() imports the venue presets in a function",
+    ("experiments.docs", "model.venues"): "docs._section() imports the venue presets in a function",
 }
 """(importer, imported) -> why: violations on these edges are tolerated until they are fixed."""
 
@@ -179,10 +179,10 @@ def _imports(module: str, source: str, known: set[str], is_package: bool) -> lis
             }
             found.extend(_Import(t, node.lineno, local, type_only) for t in sorted(targets))
         elif isinstance(node, ast.If) and _is_type_checking(node.test):
-            for child in node.body:
-                visit(child, local, True)
-            for child in node.orelse:
-                visit(child, local, type_only)
+            for stmt in node.body:
+                visit(stmt, local, True)
+            for stmt in node.orelse:
+                visit(stmt, local, type_only)
         else:
             inner = local or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
             for child in ast.iter_child_nodes(node):
