@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from experiments.config import ExperimentConfig  # noqa: E402
-from experiments.montecarlo import sweep  # noqa: E402
+from experiments.study import sweep  # noqa: E402
 
 
 def day_market_config(hours: float = 1.0, traders: int = 10_000) -> ExperimentConfig:

@@ -1,9 +1,14 @@
 """Experiments: validated configs, single runs, Monte Carlo studies, reports and the CLI.
 
-``experiments.run(config, seed)`` returns a :class:`~experiments.runner.RunResult`;
+``experiments.run(config, seed)`` returns a :class:`~experiments.rundir.RunResult` whose ``summary`` is a
+:class:`~experiments.summary.RunSummary`; ``experiments.load_run(DIR)`` reads a run directory back;
 ``experiments.sweep(config, seeds=..., grid=...)`` returns the study table. The names are imported lazily
-so that ``import experiments`` does not import the model (and mesa, which sets the multiprocessing start
-method to ``spawn`` for the whole process).
+(PEP 562) so that ``import experiments`` (and ``import experiments.config``) does not import the model
+(and mesa, which sets the multiprocessing start method to ``spawn`` for the whole process).
+
+The modules are layers, lowest first; each imports only modules below it (``tests/test_layers.py``):
+``format``, ``stats``, ``summary`` (leaves) < ``config`` < ``rundir`` (and ``docs``) < ``plots`` <
+``report`` < ``runner`` < ``study`` < ``cli``.
 """
 
 from __future__ import annotations
@@ -13,15 +18,28 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from experiments.config import ConfigError, ExperimentConfig, load_config
-    from experiments.montecarlo import sweep
-    from experiments.runner import RunResult, run
+    from experiments.rundir import RunResult, load_run
+    from experiments.runner import run
+    from experiments.study import sweep
+    from experiments.summary import RunSummary
 
-__all__ = ["ConfigError", "ExperimentConfig", "RunResult", "load_config", "run", "sweep"]
+__all__ = [
+    "ConfigError",
+    "ExperimentConfig",
+    "RunResult",
+    "RunSummary",
+    "load_config",
+    "load_run",
+    "run",
+    "sweep",
+]
 
 _LAZY = {
     "run": "experiments.runner",
-    "RunResult": "experiments.runner",
-    "sweep": "experiments.montecarlo",
+    "RunResult": "experiments.rundir",
+    "load_run": "experiments.rundir",
+    "RunSummary": "experiments.summary",
+    "sweep": "experiments.study",
     "load_config": "experiments.config",
     "ExperimentConfig": "experiments.config",
     "ConfigError": "experiments.config",

@@ -2,6 +2,9 @@
 
 User errors (a bad config, override, path or option) print one line per problem to stderr and exit with
 status 2, without a traceback. ``sweep`` exits 1 when some runs failed (they are recorded in the study).
+
+The top layer of ``experiments``: it composes the others (runner, study, report, rundir, config) and
+nothing imports it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from experiments.config import ConfigError
+from experiments.config import (
+    CONFIG_DIR,
+    ConfigError,
+    check_grid,
+    dump_yaml,
+    grid_points,
+    list_scenarios,
+    load_config,
+    parse_grid,
+    resolved_dict,
+)
+from experiments.report import rerender_run, summary_text
+from experiments.rundir import check_out_dir
+from experiments.runner import run
+from experiments.study import DEFAULT_RECYCLE, rerender_study, sweep
 
 EXIT_OK = 0
 EXIT_FAILED_RUNS = 1
@@ -123,10 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from experiments.config import load_config
-    from experiments.report import summary_text
-    from experiments.runner import check_out_dir, run
-
     cfg = load_config(args.config, args.overrides)
     seed = cfg.seed if args.seed is None else args.seed
     out = args.out if args.out is not None else Path("runs") / f"{cfg.name}-seed{seed}"
@@ -146,9 +159,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from experiments.config import load_config, parse_grid
-    from experiments.montecarlo import DEFAULT_RECYCLE, sweep
-
     cfg = load_config(args.config, args.overrides)
     grid = parse_grid(args.grid)
     table = sweep(
@@ -173,16 +183,34 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
-    from experiments.report import render
+def render_report(directory: str | Path) -> Path:
+    """Re-render the report and figures of a run directory or a study directory.
 
-    print(render(args.directory))
+    Args:
+        directory: a run directory (``summary.json``) or a study directory (``study.yaml``).
+
+    Returns:
+        The path of ``report.md``.
+
+    Raises:
+        ConfigError: the directory is neither (or is not readable as one).
+    """
+    path = Path(directory)
+    if not path.is_dir():
+        raise ConfigError([f"{path}: no such directory"])
+    if (path / "study.yaml").is_file():
+        return rerender_study(path)
+    if (path / "summary.json").is_file():
+        return rerender_run(path)
+    raise ConfigError([f"{path}: neither a run directory (summary.json) nor a study directory (study.yaml)"])
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    print(render_report(args.directory))
     return EXIT_OK
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from experiments.config import check_grid, dump_yaml, grid_points, load_config, parse_grid, resolved_dict
-
     cfg = load_config(args.config, args.overrides)
     grid = {**cfg.study.grid, **parse_grid(args.grid)}
     problems = check_grid(cfg, grid)
@@ -200,8 +228,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_scenarios(_args: argparse.Namespace) -> int:
-    from experiments.config import CONFIG_DIR, list_scenarios
-
     items = list_scenarios()
     width = max((len(n) for n, _ in items), default=0)
     for name, desc in items:

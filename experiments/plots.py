@@ -18,17 +18,33 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
+
+from experiments.format import format_usd
+from experiments.stats import threshold_label
 
 _DPI = 110
 _LONG = "#d62728"
 _SHORT = "#2ca02c"
+
+
+def _seaborn() -> ModuleType:
+    """seaborn, imported when the first figure is drawn.
+
+    Importing seaborn takes about half a second (it imports scipy.stats and pyplot). Every process that
+    imports the run layer pays for this module's imports, also those that draw nothing: ``cascadelab
+    validate``, ``--help`` and each study worker (which runs with ``figures=False``). So seaborn, alone
+    of the dependencies, is imported here, in a function.
+    """
+    import seaborn
+
+    return seaborn
 
 
 def _time_axis(ts: pd.DataFrame) -> tuple[str, float]:
@@ -51,6 +67,7 @@ def _subplots(nrows: int = 1, ncols: int = 1, **kwargs: Any) -> tuple[Figure, An
 @contextmanager
 def _style() -> Iterator[None]:
     """The report's seaborn style, for the figures drawn inside the block only."""
+    sns = _seaborn()
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
         yield
 
@@ -66,26 +83,8 @@ def _symbols(ts: pd.DataFrame) -> list[str]:
 
 
 def _usd_formatter(value: float, _pos: int | None = None) -> str:
-    return format_usd(value)
-
-
-def format_usd(value: float | None) -> str:
-    """Compact dollars: ``$1.23B``, ``$4.5M``, ``$12.3K``, ``$950``.
-
-    Args:
-        value: an amount in USD (None or NaN -> ``-``).
-
-    Returns:
-        The text.
-    """
-    if value is None or not np.isfinite(value):
-        return "-"
-    sign = "-" if value < 0 else ""
-    v = abs(float(value))
-    for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if v >= div:
-            return f"{sign}${v / div:.3g}{unit}"
-    return f"{sign}${v:.3g}" if v < 100 else f"{sign}${v:.0f}"
+    """Axis ticks in compact dollars, three significant digits (``$1.23B``, ``$4.5M``, ``$950``)."""
+    return format_usd(value, significant=3)
 
 
 def price_figure(ts: pd.DataFrame, liq: pd.DataFrame, symbol: str, path: Path) -> Path:
@@ -141,6 +140,7 @@ def _per_symbol_panels(
     scale: float = 1.0,
     usd: bool = False,
 ) -> Path:
+    sns = _seaborn()
     label, div = _time_axis(ts)
     symbols = _symbols(ts)
     fig, axes = _subplots(len(symbols), 1, figsize=(10, 2.3 * len(symbols) + 0.6), sharex=True, squeeze=False)
@@ -201,6 +201,7 @@ def insurance_fund_figure(ts: pd.DataFrame, path: Path) -> Path:
     Returns:
         ``path``.
     """
+    sns = _seaborn()
     label, div = _time_axis(ts)
     g = _global_series(ts, "insurance_fund_usd")
     fig, ax = _subplots(figsize=(10, 3.2))
@@ -222,6 +223,7 @@ def sentiment_figure(ts: pd.DataFrame, path: Path) -> Path:
     Returns:
         ``path``.
     """
+    sns = _seaborn()
     label, div = _time_axis(ts)
     g = _global_series(ts, "sentiment")
     fig, ax = _subplots(figsize=(10, 3.4))
@@ -318,8 +320,7 @@ def fragility_figure(
     Returns:
         ``path``.
     """
-    from experiments.montecarlo import threshold_label
-
+    sns = _seaborn()
     metrics = [("cascade", "P(cascade)")] + [
         (f"drawdown_{threshold_label(t)}", f"P(leader drawdown >= {t:.0%})") for t in thresholds
     ]
@@ -387,6 +388,7 @@ def study_figures(
 def _draw_study_figures(
     results: pd.DataFrame, frag: pd.DataFrame, keys: Sequence[str], thresholds: Sequence[float], out: Path
 ) -> list[Path]:
+    sns = _seaborn()
     paths: list[Path] = []
     paths.append(fragility_figure(frag, keys, thresholds, out / "fragility.png"))
     ok = results[results["status"] == "ok"] if "status" in results else results

@@ -1,120 +1,32 @@
 """Markdown reports of a run and of a study (tables written here; no ``tabulate`` dependency).
 
-``cascadelab report DIR`` re-renders either kind: a run directory (``summary.json`` + Parquet frames) or a
-study directory (``study.yaml`` + ``results.parquet``).
+The report layer renders what it is given: a :class:`~experiments.rundir.RunResult` (``report.md`` and
+``figures/`` of a run directory) or a study's tables (``report.md`` and ``figures/`` of a study
+directory). It reads a run directory back through :mod:`experiments.rundir` only; it never runs a
+model or a study (``cascadelab report DIR`` is dispatched by the CLI).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from experiments.config import ConfigError, ExperimentConfig
+from experiments.config import ExperimentConfig
+from experiments.format import finite, format_hms, format_num, format_pct, format_prob, format_usd
+from experiments.plots import run_figures, study_figures
+from experiments.rundir import RunResult, load_run
+from experiments.stats import numeric_column, threshold_label
+from experiments.summary import RunSummary
 
 Formatter = Callable[[Any], str]
+"""A cell formatter of :func:`markdown_table`: value -> text."""
 
 
-# --------------------------------------------------------------------------- formatting
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def fmt_usd(value: Any) -> str:
-    """Dollars, compact (``$1.23M``); ``-`` when missing.
-
-    Args:
-        value: an amount in USD.
-
-    Returns:
-        The text.
-    """
-    f = _finite(value)
-    if f is None:
-        return "-"
-    sign = "-" if f < 0 else ""
-    v = abs(f)
-    for unit, div in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if v >= div:
-            return f"{sign}${v / div:,.2f}{unit}"
-    return f"{sign}${v:,.0f}"
-
-
-def fmt_pct(value: Any, digits: int = 2) -> str:
-    """A number already in percent, with a sign: ``-3.25%``.
-
-    Args:
-        value: percent.
-        digits: decimals.
-
-    Returns:
-        The text (``-`` when missing).
-    """
-    f = _finite(value)
-    return "-" if f is None else f"{f:+.{digits}f}%"
-
-
-def fmt_prob(value: Any) -> str:
-    """A probability as a percentage without sign: ``12.5%``.
-
-    Args:
-        value: a fraction.
-
-    Returns:
-        The text.
-    """
-    f = _finite(value)
-    return "-" if f is None else f"{f * 100:.1f}%"
-
-
-def fmt_num(value: Any) -> str:
-    """A plain number: integers with thousands separators, floats with 4 significant digits.
-
-    Args:
-        value: the number (or anything printable).
-
-    Returns:
-        The text.
-    """
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    f = _finite(value)
-    if f is None:
-        return str(value) if not isinstance(value, float) else "-"
-    if f == int(f) and abs(f) < 1e15:
-        return f"{int(f):,}"
-    return f"{f:.4g}"
-
-
-def fmt_time(seconds: Any) -> str:
-    """Simulated seconds as ``[Nd ]HH:MM:SS``.
-
-    Args:
-        seconds: seconds.
-
-    Returns:
-        The text.
-    """
-    f = _finite(seconds)
-    if f is None:
-        return "-"
-    from experiments.runner import format_hms
-
-    return format_hms(f)
+# --------------------------------------------------------------------------- tables
 
 
 def markdown_table(
@@ -139,7 +51,7 @@ def markdown_table(
         cells = []
         for j, col in enumerate(columns):
             value = row.get(col[0])
-            fmt: Formatter = col[2] if len(col) == 3 else fmt_num
+            fmt: Formatter = col[2] if len(col) == 3 else format_num
             text = fmt(value)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 numeric[j] = numeric[j] and value is None
@@ -171,35 +83,35 @@ def markdown_table(
 
 _SYMBOL_COLUMNS: list[tuple[str, str, Formatter]] = [
     ("symbol", "symbol", str),
-    ("return_pct", "return", fmt_pct),
-    ("max_drawdown_pct", "max drawdown", lambda v: fmt_pct(-abs(v)) if _finite(v) is not None else "-"),
-    ("liquidations_long_usd", "longs liquidated", fmt_usd),
-    ("liquidations_short_usd", "shorts liquidated", fmt_usd),
-    ("liquidation_count", "liquidations", fmt_num),
-    ("adl_count", "ADL", fmt_num),
-    ("oi_start_usd", "OI start", fmt_usd),
-    ("oi_end_usd", "OI end", fmt_usd),
-    ("oi_change_pct", "OI change", fmt_pct),
-    ("realized_vol", "realised vol", fmt_num),
-    ("long_liq_max_day_usd", "longs, worst 24 h", fmt_usd),
-    ("long_liq_max_week_usd", "longs, worst 7 d", fmt_usd),
-    ("long_liq_share", "long share", lambda v: fmt_num(100 * v) + "%" if _finite(v) is not None else "-"),
+    ("return_pct", "return", format_pct),
+    ("max_drawdown_pct", "max drawdown", lambda v: format_pct(-abs(v)) if finite(v) is not None else "-"),
+    ("liquidations_long_usd", "longs liquidated", format_usd),
+    ("liquidations_short_usd", "shorts liquidated", format_usd),
+    ("liquidation_count", "liquidations", format_num),
+    ("adl_count", "ADL", format_num),
+    ("oi_start_usd", "OI start", format_usd),
+    ("oi_end_usd", "OI end", format_usd),
+    ("oi_change_pct", "OI change", format_pct),
+    ("realized_vol", "realised vol", format_num),
+    ("long_liq_max_day_usd", "longs, worst 24 h", format_usd),
+    ("long_liq_max_week_usd", "longs, worst 7 d", format_usd),
+    ("long_liq_share", "long share", lambda v: format_num(100 * v) + "%" if finite(v) is not None else "-"),
 ]
 
 _CASCADE_COLUMNS: list[tuple[str, str, Formatter]] = [
-    ("n", "#", fmt_num),
+    ("n", "#", format_num),
     ("symbol", "symbol", str),
     ("side", "liquidated side", lambda v: "-" if v is None else str(v)),
-    ("start_s", "start", fmt_time),
-    ("end_s", "end", fmt_time),
-    ("duration_s", "duration", fmt_time),
-    ("drop_pct", "price move", fmt_pct),
-    ("liquidated_usd", "liquidated", fmt_usd),
+    ("start_s", "start", format_hms),
+    ("end_s", "end", format_hms),
+    ("duration_s", "duration", format_hms),
+    ("drop_pct", "price move", format_pct),
+    ("liquidated_usd", "liquidated", format_usd),
 ]
 
 
 def run_report_markdown(
-    summary: Mapping[str, Any],
+    summary: RunSummary,
     config: ExperimentConfig | None,
     figures: Sequence[str],
     adl: pd.DataFrame | None = None,
@@ -215,18 +127,18 @@ def run_report_markdown(
     Returns:
         Markdown text.
     """
-    name = summary.get("name") or (config.name if config else "run")
+    name = summary.name or (config.name if config else "run")
     lines = [f"# Run report: {name}", ""]
     if config is not None and config.description.strip():
         lines += [" ".join(config.description.split()), ""]
     settings = [
-        {"k": "seed", "v": str(summary.get("seed"))},
-        {"k": "simulated time", "v": fmt_time(summary.get("sim_seconds"))},
-        {"k": "steps x dt", "v": f"{fmt_num(summary.get('steps'))} x {fmt_num(summary.get('dt_seconds'))} s"},
-        {"k": "sampling", "v": f"every {fmt_num(summary.get('sample_seconds'))} s"},
-        {"k": "wall time", "v": f"{fmt_num(summary.get('wall_seconds'))} s"},
-        {"k": "simulated s per wall s", "v": fmt_num(summary.get("sim_seconds_per_wall_second"))},
-        {"k": "ledger imbalance (micro-USD)", "v": fmt_num(summary.get("ledger_imbalance"))},
+        {"k": "seed", "v": str(summary.seed)},
+        {"k": "simulated time", "v": format_hms(summary.sim_seconds)},
+        {"k": "steps x dt", "v": f"{format_num(summary.steps)} x {format_num(summary.dt_seconds)} s"},
+        {"k": "sampling", "v": f"every {format_num(summary.sample_seconds)} s"},
+        {"k": "wall time", "v": f"{format_num(summary.wall_seconds)} s"},
+        {"k": "simulated s per wall s", "v": format_num(summary.sim_seconds_per_wall_second)},
+        {"k": "ledger imbalance (micro-USD)", "v": format_num(summary.ledger_imbalance)},
     ]
     if config is not None:
         m = config.market
@@ -242,27 +154,26 @@ def run_report_markdown(
             {"k": "shocks", "v": "; ".join(_shock_text(s.model_dump()) for s in m.shocks) or "none"},
         ]
     lines += ["## Settings", "", markdown_table(settings, [("k", "setting", str), ("v", "value", str)])]
-    symbols = summary.get("symbols", {}) or {}
-    lines += ["## Per symbol", ""]
-    lines.append(markdown_table([{"symbol": s, **dict(v)} for s, v in symbols.items()], _SYMBOL_COLUMNS))
-    totals = summary.get("totals", {}) or {}
+    rows = [{"symbol": s, **m.to_json_dict()} for s, m in summary.symbols.items()]
+    lines += ["## Per symbol", "", markdown_table(rows, _SYMBOL_COLUMNS)]
+    totals = summary.totals
     lines += [
-        f"All symbols: {fmt_usd(totals.get('liquidations_long_usd'))} of longs and "
-        f"{fmt_usd(totals.get('liquidations_short_usd'))} of shorts liquidated in "
-        f"{fmt_num(totals.get('liquidation_count'))} events; {fmt_num(totals.get('adl_count'))} ADL events; "
-        f"open interest {fmt_pct(totals.get('oi_change_pct'))}.",
+        f"All symbols: {format_usd(totals.liquidations_long_usd)} of longs and "
+        f"{format_usd(totals.liquidations_short_usd)} of shorts liquidated in "
+        f"{format_num(totals.liquidation_count)} events; {format_num(totals.adl_count)} ADL events; "
+        f"open interest {format_pct(totals.oi_change_pct)}.",
         "",
         "## Insurance fund",
         "",
         markdown_table(
             [
                 {
-                    "start": summary.get("insurance_fund_start_usd"),
-                    "min": summary.get("insurance_fund_min_usd"),
-                    "end": summary.get("insurance_fund_end_usd"),
+                    "start": summary.insurance_fund_start_usd,
+                    "min": summary.insurance_fund_min_usd,
+                    "end": summary.insurance_fund_end_usd,
                 }
             ],
-            [("start", "start", fmt_usd), ("min", "minimum", fmt_usd), ("end", "end", fmt_usd)],
+            [("start", "start", format_usd), ("min", "minimum", format_usd), ("end", "end", format_usd)],
         ),
         "## Cascades",
         "",
@@ -270,10 +181,10 @@ def run_report_markdown(
     cascades = [
         {
             "n": i + 1,
-            **dict(c),
-            "duration_s": (_finite(c.get("end_s")) or 0) - (_finite(c.get("start_s")) or 0),
+            **c.to_json_dict(),
+            "duration_s": (finite(c.end_s) or 0) - (finite(c.start_s) or 0),
         }
-        for i, c in enumerate(summary.get("cascades", []) or [])
+        for i, c in enumerate(summary.cascades)
     ]
     lines.append(markdown_table(cascades, _CASCADE_COLUMNS) if cascades else "No cascade found.\n")
     if adl is not None and len(adl):
@@ -284,12 +195,12 @@ def run_report_markdown(
             markdown_table(
                 top.to_dict("records"),
                 [
-                    ("time_s", "time", fmt_time),
+                    ("time_s", "time", format_hms),
                     ("symbol", "symbol", str),
                     ("side", "side", str),
-                    ("notional_usd", "notional", fmt_usd),
-                    ("price_usd", "price", fmt_num),
-                    ("rank", "rank", fmt_num),
+                    ("notional_usd", "notional", format_usd),
+                    ("price_usd", "price", format_num),
+                    ("rank", "rank", format_num),
                 ],
             ),
         ]
@@ -302,25 +213,12 @@ def _shock_text(shock: Mapping[str, Any]) -> str:
     return f"{kind} at {shock.get('at_hour')} h ({rest})"
 
 
-def write_run_report(
-    run_dir: str | Path,
-    *,
-    summary: Mapping[str, Any],
-    timeseries: pd.DataFrame,
-    liquidations: pd.DataFrame,
-    adl: pd.DataFrame,
-    config: ExperimentConfig | None = None,
-    figures: bool = True,
-) -> Path:
-    """Render a run's figures and ``report.md`` into its directory.
+def write_run_report(run_dir: str | Path, result: RunResult, *, figures: bool = True) -> Path:
+    """Render a run's figures and ``report.md`` into a directory.
 
     Args:
-        run_dir: the run directory.
-        summary: the run's summary.
-        timeseries: the sampled series.
-        liquidations: the liquidation events.
-        adl: the ADL events.
-        config: the run's config.
+        run_dir: the run directory (or the temporary directory it is being written in).
+        result: the run (summary, config and frames).
         figures: render ``figures/*.png`` (otherwise the report links none).
 
     Returns:
@@ -329,13 +227,27 @@ def write_run_report(
     path = Path(run_dir)
     rels: list[str] = []
     if figures:
-        from experiments.plots import run_figures
-
-        pngs = run_figures(timeseries, liquidations, adl, path / "figures")
+        pngs = run_figures(result.timeseries, result.liquidations, result.adl, path / "figures")
         rels = [p.relative_to(path).as_posix() for p in pngs]
-    text = run_report_markdown(summary, config, rels, adl)
+    text = run_report_markdown(result.summary, result.config, rels, result.adl)
     (path / "report.md").write_text(text, encoding="utf-8")
     return path / "report.md"
+
+
+def rerender_run(run_dir: str | Path) -> Path:
+    """Re-render the figures and ``report.md`` of a run directory from its files alone.
+
+    Args:
+        run_dir: a run directory.
+
+    Returns:
+        The path of ``report.md``.
+
+    Raises:
+        ConfigError: not a run directory (see :func:`experiments.rundir.load_run`).
+    """
+    run = load_run(run_dir)
+    return write_run_report(run_dir, run, figures=True)
 
 
 # --------------------------------------------------------------------------- study report
@@ -362,8 +274,6 @@ def study_report_markdown(
     Returns:
         Markdown text.
     """
-    from experiments.montecarlo import numeric_column, threshold_label
-
     study = config.study
     n_ok = int((results["status"] == "ok").sum()) if len(results) else 0
     n_failed = len(results) - n_ok
@@ -391,9 +301,9 @@ def study_report_markdown(
         "",
     ]
     if len(frag):
-        cols: list[tuple[str, str] | tuple[str, str, Formatter]] = [("point", "point", fmt_num)]
-        cols += [(k, k.split(".")[-1], fmt_num) for k in grid_keys]
-        cols.append(("ok", "runs", fmt_num))
+        cols: list[tuple[str, str] | tuple[str, str, Formatter]] = [("point", "point", format_num)]
+        cols += [(k, k.split(".")[-1], format_num) for k in grid_keys]
+        cols.append(("ok", "runs", format_num))
         records = frag.to_dict("records")
         metrics = [("cascade", "P(cascade)")] + [
             (f"drawdown_{threshold_label(t)}", f"P(DD>={t:.0%})") for t in study.thresholds
@@ -403,10 +313,10 @@ def study_report_markdown(
                 rec[f"_{metric}"] = _prob_ci(rec, metric)
         cols += [(f"_{metric}", header, str) for metric, header in metrics]
         cols += [
-            ("liquidated_usd_mean", "liquidated mean", fmt_usd),
-            ("liquidated_usd_p90", "liquidated p90", fmt_usd),
-            ("alt_drawdown_pct_mean", "alt DD mean %", fmt_num),
-            ("alt_drawdown_pct_p90", "alt DD p90 %", fmt_num),
+            ("liquidated_usd_mean", "liquidated mean", format_usd),
+            ("liquidated_usd_p90", "liquidated p90", format_usd),
+            ("alt_drawdown_pct_mean", "alt DD mean %", format_num),
+            ("alt_drawdown_pct_p90", "alt DD p90 %", format_num),
         ]
         lines.append(markdown_table(records, cols))
     else:
@@ -420,7 +330,7 @@ def study_report_markdown(
                 failed.to_dict("records"),
                 [
                     ("run_id", "run", str),
-                    ("point", "point", fmt_num),
+                    ("point", "point", format_num),
                     ("seed", "seed", str),
                     ("error", "error", str),
                 ],
@@ -431,9 +341,9 @@ def study_report_markdown(
 
 def _prob_ci(rec: Mapping[Any, Any], metric: str) -> str:
     p, lo, hi = rec.get(f"p_{metric}"), rec.get(f"p_{metric}_lo"), rec.get(f"p_{metric}_hi")
-    if _finite(p) is None:
+    if finite(p) is None:
         return "-"
-    return f"{fmt_prob(p)} [{fmt_prob(lo)}, {fmt_prob(hi)}]"
+    return f"{format_prob(p)} [{format_prob(lo)}, {format_prob(hi)}]"
 
 
 def write_study_report(
@@ -463,8 +373,6 @@ def write_study_report(
     path = Path(study_dir)
     rels: list[str] = []
     if figures and len(frag):
-        from experiments.plots import study_figures
-
         pngs = study_figures(results, frag, grid_keys, config.study.thresholds, path / "figures")
         rels = [p.relative_to(path).as_posix() for p in pngs]
     text = study_report_markdown(results, frag, config, grid_keys, rels, hours)
@@ -472,45 +380,10 @@ def write_study_report(
     return path / "report.md"
 
 
-# --------------------------------------------------------------------------- dispatch
+# --------------------------------------------------------------------------- terminal
 
 
-def render(directory: str | Path) -> Path:
-    """Re-render the report of a run directory or a study directory.
-
-    Args:
-        directory: a run directory (``summary.json``) or a study directory (``study.yaml``).
-
-    Returns:
-        The path of ``report.md``.
-
-    Raises:
-        ConfigError: the directory is neither.
-    """
-    path = Path(directory)
-    if not path.is_dir():
-        raise ConfigError([f"{path}: no such directory"])
-    if (path / "study.yaml").is_file():
-        from experiments.montecarlo import rerender_study
-
-        return rerender_study(path)
-    if (path / "summary.json").is_file():
-        from experiments.runner import load_run
-
-        run = load_run(path)
-        return write_run_report(
-            path,
-            summary=run.summary,
-            timeseries=run.timeseries,
-            liquidations=run.liquidations,
-            adl=run.adl,
-            config=run.config,
-            figures=True,
-        )
-    raise ConfigError([f"{path}: neither a run directory (summary.json) nor a study directory (study.yaml)"])
-
-
-def summary_text(summary: Mapping[str, Any]) -> str:
+def summary_text(summary: RunSummary) -> str:
     """A few lines for the terminal after a run.
 
     Args:
@@ -519,18 +392,18 @@ def summary_text(summary: Mapping[str, Any]) -> str:
     Returns:
         The text.
     """
-    totals = summary.get("totals", {}) or {}
+    totals = summary.totals
     parts = [
-        f"simulated {fmt_time(summary.get('sim_seconds'))} in {fmt_num(summary.get('wall_seconds'))} s wall",
-        f"liquidated {fmt_usd(totals.get('liquidated_usd'))} "
-        f"({fmt_num(totals.get('liquidation_count'))} events, {fmt_num(totals.get('adl_count'))} ADL), "
-        f"{fmt_num(totals.get('cascade_count'))} cascade(s)",
+        f"simulated {format_hms(summary.sim_seconds)} in {format_num(summary.wall_seconds)} s wall",
+        f"liquidated {format_usd(totals.liquidated_usd)} "
+        f"({format_num(totals.liquidation_count)} events, {format_num(totals.adl_count)} ADL), "
+        f"{format_num(totals.cascade_count)} cascade(s)",
     ]
-    for sym, m in (summary.get("symbols", {}) or {}).items():
-        drawdown = -abs(_finite(m.get("max_drawdown_pct")) or 0.0)
+    for sym, m in summary.symbols.items():
+        drawdown = -abs(finite(m.max_drawdown_pct) or 0.0)
         parts.append(
-            f"{sym}: return {fmt_pct(m.get('return_pct'))}, max drawdown {fmt_pct(drawdown)}, "
-            f"OI {fmt_pct(m.get('oi_change_pct'))}"
+            f"{sym}: return {format_pct(m.return_pct)}, max drawdown {format_pct(drawdown)}, "
+            f"OI {format_pct(m.oi_change_pct)}"
         )
     return "\n".join(parts)
 

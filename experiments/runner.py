@@ -1,151 +1,48 @@
-"""One run of an experiment: build the market, step it, summarise it, and write a run directory.
+"""One run of an experiment: build the market, step it, summarise it, and optionally write its directory.
 
-A run directory (``cascadelab run CONFIG --seed N --out DIR``, DESIGN.md §8) holds:
-
-- ``config.yaml``: the resolved config (venue preset filled in) with the run's seed; it re-runs as is;
-- ``summary.json``: seed, simulated and wall seconds, ledger imbalance, per-symbol metrics, insurance fund
-  start/min/end, totals and the cascades found;
-- ``timeseries.parquet``, ``liquidations.parquet``, ``adl.parquet``: the model's frames;
-- ``figures/*.png`` and ``report.md``.
-
-The directory is written into a temporary sibling first and renamed into place, so a crash never leaves a
-half-written run directory behind.
+:func:`run` returns a :class:`~experiments.rundir.RunResult`; with ``out`` it also writes the run
+directory (DESIGN.md §8; the files are described in :mod:`experiments.rundir`): the data files through
+:mod:`experiments.rundir`, ``report.md`` and ``figures/`` through :mod:`experiments.report`, all in a
+temporary sibling renamed into place, so a crash never leaves a half-written run directory behind.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import mesa
 import numpy as np
-import pandas as pd
+from tqdm import tqdm
 
-from experiments.config import MAX_SEED, ConfigError, ExperimentConfig, config_from, dump_yaml, resolved_dict
+from experiments.config import MAX_SEED, ConfigError, ExperimentConfig, config_from
+from experiments.format import format_hms
+from experiments.report import write_run_report
+from experiments.rundir import RunResult, check_out_dir, jsonable, load_run, staged_directory, write_run_files
+from experiments.summary import RunSummary
+from model.market import CryptoMarket
+from model.metrics import summarize
 
-RUN_FILES = ("config.yaml", "summary.json", "timeseries.parquet", "liquidations.parquet", "adl.parquet")
-"""Files every run directory holds (plus ``figures/`` and ``report.md``)."""
-
-SYMBOL_METRICS = (
-    "return_pct",
-    "max_drawdown_pct",
-    "liquidations_long_usd",
-    "liquidations_short_usd",
-    "liquidation_count",
-    "adl_count",
-    "oi_start_usd",
-    "oi_end_usd",
-    "oi_change_pct",
-    "realized_vol",
-)
-"""Per-symbol keys of ``summary.json["symbols"][SYM]`` (from ``model.metrics.summarize``)."""
+__all__ = [
+    "LedgerImbalanceError",
+    "RunResult",
+    "load_run",
+    "run",
+    "summarize_run",
+    "write_run_dir",
+]
 
 
 class LedgerImbalanceError(RuntimeError):
     """The exchange's books did not balance to the micro-dollar at the end of a run (a model bug)."""
 
 
-@dataclass
-class RunResult:
-    """The outputs of one run.
-
-    Attributes:
-        config: the experiment config, with ``seed`` set to the run's seed.
-        seed: the seed of the run's generator.
-        summary: the content of ``summary.json``.
-        timeseries: sampled series, one row per (time_s, symbol).
-        liquidations: one row per liquidation event.
-        adl: one row per auto-deleveraging event.
-        out: the run directory, when one was written.
-    """
-
-    config: ExperimentConfig
-    seed: int
-    summary: dict[str, Any]
-    timeseries: pd.DataFrame
-    liquidations: pd.DataFrame
-    adl: pd.DataFrame
-    out: Path | None = field(default=None)
-
-
-def jsonable(value: Any) -> Any:
-    """Convert numpy scalars/arrays, paths and non-finite floats into plain JSON values (NaN -> None).
-
-    Args:
-        value: any nested structure of dicts, lists and scalars.
-
-    Returns:
-        The same structure with JSON-safe leaves.
-    """
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating | float):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-def format_hms(seconds: float) -> str:
-    """Format simulated seconds as ``[Nd ]HH:MM:SS``.
-
-    Args:
-        seconds: a duration in seconds.
-
-    Returns:
-        The formatted text.
-    """
-    s = round(seconds)
-    days, s = divmod(s, 86_400)
-    h, s = divmod(s, 3600)
-    m, s = divmod(s, 60)
-    return f"{days}d {h:02d}:{m:02d}:{s:02d}" if days else f"{h:02d}:{m:02d}:{s:02d}"
-
-
-def check_out_dir(out: str | Path) -> Path:
-    """Check that ``out`` can receive a run directory (absent, empty, or a previous run's directory).
-
-    Args:
-        out: the target directory.
-
-    Returns:
-        The path.
-
-    Raises:
-        ConfigError: it is a file, or a non-empty directory that is not a run directory.
-    """
-    path = Path(out)
-    if path.exists():
-        if not path.is_dir():
-            raise ConfigError([f"{path}: exists and is not a directory"])
-        if any(path.iterdir()) and not (path / "summary.json").exists():
-            raise ConfigError(
-                [f"{path}: exists, is not empty and is not a run directory; choose another --out"]
-            )
-    return path
-
-
 def _release_model(model: Any) -> None:
     """Drop mesa 3.3's class-level reference to a finished model so that its memory can be freed."""
     try:
-        import mesa
-
         ids = getattr(mesa.Agent, "_ids", None)
         if isinstance(ids, dict):
             ids.pop(model, None)
@@ -164,8 +61,8 @@ def summarize_run(
     steps: int,
     ledger_imbalance: int,
     hours: float | None,
-) -> dict[str, Any]:
-    """Assemble ``summary.json`` from the model's metrics and the run's bookkeeping.
+) -> RunSummary:
+    """Assemble the run's summary (``summary.json``) from the model's metrics and the run's bookkeeping.
 
     Args:
         cfg: the run's config.
@@ -179,7 +76,7 @@ def summarize_run(
         hours: the truncation asked for (None: the full duration).
 
     Returns:
-        The summary mapping (JSON-safe).
+        The summary (non-finite numbers stored as None, as ``summary.json`` writes them).
     """
     symbols = {str(k): dict(v) for k, v in dict(metrics.get("symbols", {})).items()}
     cascades = [dict(c) for c in metrics.get("cascades", [])]
@@ -215,8 +112,7 @@ def summarize_run(
         "symbols": symbols,
         "cascades": cascades,
     }
-    out: dict[str, Any] = jsonable(summary)
-    return out
+    return RunSummary.model_validate(jsonable(summary))
 
 
 def run(
@@ -265,17 +161,12 @@ def run(
     if cfg.seed != seed:
         cfg = cfg.model_copy(update={"seed": seed})
 
-    from model.market import CryptoMarket
-    from model.metrics import summarize
-
     end_s = (hours if hours is not None else cfg.duration_hours) * 3600.0
     n_steps = max(1, math.ceil(end_s / cfg.dt_seconds - 1e-9))
     t0 = time.perf_counter()
     market = CryptoMarket(cfg.market, seed=seed, dt_seconds=cfg.dt_seconds, sample_seconds=cfg.sample_seconds)
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=n_steps, unit="step", desc=cfg.name, dynamic_ncols=True, leave=True)
     try:
         last_tick = time.perf_counter()
@@ -327,7 +218,7 @@ def run(
 
 
 def write_run_dir(result: RunResult, out: str | Path, *, figures: bool = True) -> Path:
-    """Write a run directory atomically: into a temporary sibling, then renamed into place.
+    """Write a run directory atomically: data files, ``report.md`` and figures, then renamed into place.
 
     Args:
         result: the run.
@@ -335,71 +226,12 @@ def write_run_dir(result: RunResult, out: str | Path, *, figures: bool = True) -
         figures: also render ``figures/*.png`` (``report.md`` is always written).
 
     Returns:
-        The run directory.
-    """
-    target = check_out_dir(out).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        (tmp / "config.yaml").write_text(
-            dump_yaml(resolved_dict(result.config, seed=result.seed)), encoding="utf-8"
-        )
-        (tmp / "summary.json").write_text(
-            json.dumps(jsonable(result.summary), indent=2, allow_nan=False) + "\n", encoding="utf-8"
-        )
-        result.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
-        result.liquidations.to_parquet(tmp / "liquidations.parquet", index=False)
-        result.adl.to_parquet(tmp / "adl.parquet", index=False)
-        from experiments.report import write_run_report
-
-        write_run_report(
-            tmp,
-            summary=result.summary,
-            timeseries=result.timeseries,
-            liquidations=result.liquidations,
-            adl=result.adl,
-            config=result.config,
-            figures=figures,
-        )
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
-
-
-def load_run(run_dir: str | Path) -> RunResult:
-    """Read a run directory back into a :class:`RunResult`.
-
-    Args:
-        run_dir: a directory written by :func:`run`.
-
-    Returns:
-        The run, its frames read from Parquet.
+        The run directory (absolute).
 
     Raises:
-        ConfigError: the directory is not a run directory, or its config does not validate.
+        ConfigError: ``out`` cannot receive a run directory.
     """
-    path = Path(run_dir)
-    missing = [name for name in RUN_FILES if not (path / name).is_file()]
-    if missing:
-        raise ConfigError([f"{path}: not a run directory (missing {', '.join(missing)})"])
-    from experiments.config import load_config
-
-    cfg = load_config(path / "config.yaml")
-    summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
-    return RunResult(
-        config=cfg,
-        seed=int(summary.get("seed", cfg.seed)),
-        summary=summary,
-        timeseries=pd.read_parquet(path / "timeseries.parquet"),
-        liquidations=pd.read_parquet(path / "liquidations.parquet"),
-        adl=pd.read_parquet(path / "adl.parquet"),
-        out=path,
-    )
+    with staged_directory(out) as tmp:
+        write_run_files(result, tmp)
+        write_run_report(tmp, result, figures=figures)
+    return Path(out).resolve()

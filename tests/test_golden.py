@@ -2,8 +2,9 @@
 
 The golden files in ``tests/golden/<case>/`` were produced by the code as it stood when they were last
 regenerated (``python -m tests.golden.regenerate``); a change that moves any of them must regenerate
-them on purpose and say why in its commit. ``summary.json`` is compared parsed (the wall-clock fields
-aside) and every Parquet table by content, with exact float equality.
+them on purpose and say why in its commit. The run's summary is compared in its JSON form (what
+``summary.json`` holds: ``RunSummary.to_json_dict()``, the wall-clock fields aside), keys, key order and
+values, and every Parquet table by content, with exact float equality.
 """
 
 from __future__ import annotations
@@ -37,15 +38,18 @@ def test_golden_outputs(name: str) -> None:
     summary = result.summary
     # the window must exercise the whole waterfall and funding, or the net has holes
     kinds = set(result.liquidations["kind"])
-    assert summary["funding_settlements"] > 0
-    assert summary["totals"]["liquidation_count"] > 0 and ({"liquidation", "partial"} & kinds)
+    assert summary.funding_settlements is not None and summary.funding_settlements > 0
+    assert summary.totals.liquidation_count > 0 and ({"liquidation", "partial"} & kinds)
     assert "takeover" in kinds
-    assert summary["totals"]["adl_count"] > 0 and len(result.adl) > 0
+    assert summary.totals.adl_count > 0 and len(result.adl) > 0
     assert isinstance(result.config.market, MarketParams)
 
     golden = json.loads((GOLDEN_DIR / name / "summary.json").read_text())
-    got = {k: v for k, v in json.loads(json.dumps(summary)).items() if k not in WALL_CLOCK_KEYS}
+    written = json.loads(summary.to_json())  # the text summary.json gets
+    assert written == summary.to_json_dict()
+    got = {k: v for k, v in written.items() if k not in WALL_CLOCK_KEYS}
     assert got == golden
+    assert list(got) == list(golden)
     for table in TABLES:
         expected = pd.read_parquet(GOLDEN_DIR / name / f"{table}.parquet")
         assert_frame_equal(getattr(result, table).reset_index(drop=True), expected, check_exact=True)

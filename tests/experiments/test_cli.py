@@ -255,6 +255,7 @@ def test_python_api_returns_frames_and_summary() -> None:
     result = experiments.run("baseline", seed=3, overrides=TINY)
     assert isinstance(result, experiments.RunResult)
     assert result.seed == 3 and result.config.seed == 3
-    assert result.summary["ledger_imbalance"] == 0
+    assert isinstance(result.summary, experiments.RunSummary)
+    assert result.summary.ledger_imbalance == 0
     assert {"BTC", "ETH", "SOL"} == set(result.timeseries["symbol"])
     assert result.out is None

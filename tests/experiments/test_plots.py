@@ -26,6 +26,18 @@ def test_importing_plots_keeps_the_chosen_backend() -> None:
     assert out.stdout.strip() == "svg"
 
 
+def test_the_cli_and_the_study_workers_do_not_import_seaborn_until_a_figure_is_drawn() -> None:
+    # seaborn costs about half a second per process: `cascadelab validate` and every study worker
+    code = (
+        "import sys; import experiments.cli, experiments.study; print('seaborn' in sys.modules); "
+        "from experiments.plots import _style\nwith _style(): pass\nprint('seaborn' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env(), check=True
+    )
+    assert out.stdout.split() == ["False", "True"]
+
+
 def test_run_figures_write_pngs_and_leave_pyplot_and_style_alone(tmp_path: Path) -> None:
     importlib.reload(plots)
     result = run("baseline", seed=2, overrides=TINY)

@@ -48,9 +48,9 @@ def test_scenario_runs_a_short_version(name: str, tmp_path: Path) -> None:
     overrides, hours = _short_overrides(name)
     result = run(name, seed=1, hours=hours, overrides=overrides, out=tmp_path / name, figures=False)
     summary = result.summary
-    assert summary["ledger_imbalance"] == 0
-    assert summary["sim_seconds"] == pytest.approx(hours * 3600, abs=result.config.dt_seconds)
-    assert set(summary["symbols"]) == {s.name for s in result.config.market.symbols}
+    assert summary.ledger_imbalance == 0
+    assert summary.sim_seconds == pytest.approx(hours * 3600, abs=result.config.dt_seconds)
+    assert set(summary.symbols) == {s.name for s in result.config.market.symbols}
     assert len(result.timeseries) >= 2 * len(result.config.market.symbols)
     assert (tmp_path / name / "summary.json").is_file()
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.montecarlo import sweep
 from experiments.runner import run
+from experiments.study import sweep
 
 pytestmark = pytest.mark.slow
 
@@ -89,10 +89,11 @@ def test_value_money_keeps_forced_whale_selling_from_running_away() -> None:
         overrides = [*HEAVY_WHALES, f"market.background.value_count={count}"]
         results[count] = run("seed_selloff", seed=4, overrides=overrides)
     for count, result in results.items():
-        assert result.summary["ledger_imbalance"] == 0
-        btc = result.summary["symbols"]["BTC"]
-        print(f"value traders {count}: BTC {btc['return_pct']:+.1f}%, max dd {btc['max_drawdown_pct']:.1f}%")
-    without, with_value = (results[c].summary["symbols"]["BTC"] for c in (0, 12))
-    assert without["max_drawdown_pct"] > 45.0
-    assert with_value["max_drawdown_pct"] < 35.0
-    assert with_value["oi_change_pct"] > without["oi_change_pct"] + 25.0
+        assert result.summary.ledger_imbalance == 0
+        btc = result.summary.symbols["BTC"]
+        print(f"value traders {count}: BTC {btc.return_pct:+.1f}%, max dd {btc.max_drawdown_pct:.1f}%")
+    without, with_value = (results[c].summary.symbols["BTC"] for c in (0, 12))
+    assert without.max_drawdown_pct is not None and without.max_drawdown_pct > 45.0
+    assert with_value.max_drawdown_pct is not None and with_value.max_drawdown_pct < 35.0
+    assert with_value.oi_change_pct is not None and without.oi_change_pct is not None
+    assert with_value.oi_change_pct > without.oi_change_pct + 25.0

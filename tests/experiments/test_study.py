@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -11,24 +12,30 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.config import load_config
-from experiments.montecarlo import (
+from experiments import stats, study
+from experiments.cli import main
+from experiments.config import ConfigError, load_config
+from experiments.study import (
     _execute,
     comparable,
     execute_task,
     expand_tasks,
-    fragility,
+    flatten_summary,
     prepare,
     study_seeds,
     sweep,
-    wilson_interval,
 )
+from experiments.summary import RunSummary
 from tests.experiments.helpers import ROOT, TINY_POPULATION, subprocess_env
+from tests.golden.cases import CASES
+
+GOLDEN_DIR = ROOT / "tests" / "golden"
 
 # Very short runs of the leverage study: 36 one-second steps, small populations.
 STUDY_OVERRIDES = [*TINY_POPULATION, "market.large_holders.count=1", "sample_seconds=10"]
@@ -84,48 +91,10 @@ def test_tasks_are_ordered_and_ids_are_stable() -> None:
 
 
 def test_prepare_rejects_bad_grids_before_running() -> None:
-    from experiments.config import ConfigError
-
     with pytest.raises(ConfigError, match=r"market.leveraged.leverage_cap: Input should be greater than 0"):
         prepare("leverage_sweep", seeds=2, grid={"market.leveraged.leverage_cap": [5, 0]})
     with pytest.raises(ConfigError, match=r"--hours"):
         prepare("leverage_sweep", seeds=2, hours=10)
-
-
-def test_wilson_interval() -> None:
-    lo, hi = wilson_interval(5, 10)
-    assert lo == pytest.approx(0.2366, abs=1e-4) and hi == pytest.approx(0.7634, abs=1e-4)
-    lo, hi = wilson_interval(0, 10)
-    assert lo == 0 and hi == pytest.approx(0.2775, abs=1e-4)
-    assert wilson_interval(0, 0) == (0.0, 1.0)
-
-
-def test_fragility_table() -> None:
-    results = pd.DataFrame(
-        {
-            "point": [0, 0, 0, 0, 1, 1, 1, 1],
-            "seed_index": [0, 1, 2, 3] * 2,
-            "x": [1, 1, 1, 1, 2, 2, 2, 2],
-            "status": ["ok"] * 7 + ["failed"],
-            "cascade_count": [0, 0, 1, 0, 1, 2, 1, np.nan],
-            "leader_max_drawdown_pct": [1.0, 4.0, 12.0, 2.0, 6.0, 25.0, 11.0, np.nan],
-            "liquidated_usd": [0.0, 10.0, 100.0, 0.0, 50.0, 500.0, 70.0, np.nan],
-            "alt_max_drawdown_pct": [2.0, 8.0, 30.0, 3.0, 9.0, 40.0, 20.0, np.nan],
-            "adl_count": [0, 0, 0, 0, 0, 3, 0, np.nan],
-            "insurance_fund_min_usd": [1.0] * 8,
-        }
-    )
-    frag = fragility(results, ["x"], [0.05, 0.1, 0.2])
-    assert list(frag["x"]) == [1, 2]
-    assert list(frag["ok"]) == [4, 3] and list(frag["failed"]) == [0, 1]
-    assert list(frag["p_cascade"]) == pytest.approx([0.25, 1.0])
-    assert list(frag["p_drawdown_10pct"]) == pytest.approx([0.25, 2 / 3])
-    assert list(frag["p_drawdown_20pct"]) == pytest.approx([0.0, 1 / 3])
-    assert list(frag["p_adl"]) == pytest.approx([0.0, 1 / 3])
-    assert frag.loc[0, "liquidated_usd_mean"] == pytest.approx(27.5)
-    assert (frag["p_cascade_lo"] <= frag["p_cascade"]).all() and (
-        frag["p_cascade"] <= frag["p_cascade_hi"]
-    ).all()
 
 
 def test_a_failed_run_is_recorded_and_does_not_stop_the_others() -> None:
@@ -183,8 +152,6 @@ def test_same_table_with_one_and_two_workers(tmp_path: Path) -> None:
 
 
 def test_in_memory_sweep_matches_and_report_rerenders(tmp_path: Path) -> None:
-    from experiments.cli import main
-
     kw = {"seeds": 2, "grid": GRID, "hours": HOURS, "overrides": STUDY_OVERRIDES}
     disk = sweep("leverage_sweep", workers=2, out=tmp_path / "s", **kw)  # type: ignore[arg-type]
     memory = sweep("leverage_sweep", workers=2, out=None, **kw)  # type: ignore[arg-type]
@@ -244,8 +211,6 @@ def test_resume_after_an_interrupted_study(tmp_path: Path, sig: signal.Signals) 
     ]
     for name in before:
         json.loads((out / "runs" / name).read_text())  # every finished file is whole
-
-    from experiments.cli import main
 
     assert main(_cli_sweep_args(out, seeds, 2)) == 0
     after = _run_files(out)
@@ -354,10 +319,7 @@ def test_cli_sweep_with_bad_scheduler_is_a_user_error(
 ) -> None:
     import distributed  # noqa: F401  (the cluster extra; the README's test command installs it)
 
-    from experiments import montecarlo
-    from experiments.cli import main
-
-    monkeypatch.setattr(montecarlo, "DASK_CONNECT_TIMEOUT", "2s")
+    monkeypatch.setattr(study, "DASK_CONNECT_TIMEOUT", "2s")
     port = _free_port()
     code = main(_cli_sweep_args(tmp_path / "s", 1, 1, ["--scheduler", f"tcp://127.0.0.1:{port}"]))
     assert code == 2
@@ -383,3 +345,81 @@ def test_leverage_study_fragility_grows_with_leverage(tmp_path: Path) -> None:
     assert high["liquidated_usd_mean"] >= low["liquidated_usd_mean"]
     assert high["p_cascade"] >= low["p_cascade"]
     assert high["leader_drawdown_pct_mean"] >= low["leader_drawdown_pct_mean"]
+
+
+# --------------------------------------------------------------------------- the results table
+
+
+def _dict_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """The row of ``results.parquet`` as the dict-based code built it before ``RunSummary``."""
+    symbol_metrics = (
+        "return_pct",
+        "max_drawdown_pct",
+        "liquidations_long_usd",
+        "liquidations_short_usd",
+        "liquidation_count",
+        "adl_count",
+        "oi_start_usd",
+        "oi_end_usd",
+        "oi_change_pct",
+        "realized_vol",
+    )
+
+    def abs_or_none(value: Any) -> float | None:
+        return None if value is None else abs(float(value))
+
+    row: dict[str, Any] = {}
+    for key in ("sim_seconds", "wall_seconds", "steps", "ledger_imbalance"):
+        row[key] = summary.get(key)
+    for key in ("insurance_fund_start_usd", "insurance_fund_min_usd", "insurance_fund_end_usd"):
+        row[key] = summary.get(key)
+    totals = summary["totals"]
+    for key in (
+        "cascade_count",
+        "liquidated_usd",
+        "liquidations_long_usd",
+        "liquidations_short_usd",
+        "liquidation_count",
+        "adl_count",
+        "oi_change_pct",
+    ):
+        row[key] = totals.get(key)
+    symbols = summary["symbols"]
+    names = list(symbols)
+    leader = summary.get("leader") or names[0]
+    row["leader_return_pct"] = symbols[leader].get("return_pct")
+    row["leader_max_drawdown_pct"] = abs_or_none(symbols[leader].get("max_drawdown_pct"))
+    alt = [abs_or_none(symbols[n].get("max_drawdown_pct")) for n in names if n != leader]
+    alt_values = [v for v in alt if v is not None]
+    row["alt_max_drawdown_pct"] = max(alt_values) if alt_values else None
+    row["alt_mean_drawdown_pct"] = float(np.mean(alt_values)) if alt_values else None
+    row["long_cascade_count"] = sum(1 for c in summary["cascades"] if c.get("side", "long") == "long")
+    row["short_cascade_count"] = sum(1 for c in summary["cascades"] if c.get("side") == "short")
+    for name in names:
+        for metric in symbol_metrics:
+            row[f"{name}_{metric}"] = symbols[name].get(metric)
+        for metric, value in symbols[name].items():
+            if metric not in symbol_metrics:
+                row[f"{name}_{metric}"] = value
+    return row
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_results_row_of_a_summary_is_the_row_of_before(name: str) -> None:
+    data = json.loads((GOLDEN_DIR / name / "summary.json").read_text())
+    data = {**data, "wall_seconds": 3.5, "sim_seconds_per_wall_second": 1500.0}
+    row = flatten_summary(RunSummary.model_validate(data))
+    expected = _dict_row(data)
+    assert row == expected
+    assert list(row) == list(expected)  # the columns of results.parquet, in order
+    assert {type(v) for v in row.values()} <= {int, float, type(None)}
+
+
+def test_montecarlo_is_a_deprecated_alias_of_study_and_stats() -> None:
+    sys.modules.pop("experiments.montecarlo", None)
+    with pytest.warns(DeprecationWarning, match="experiments.study"):
+        montecarlo = importlib.import_module("experiments.montecarlo")
+    for name in montecarlo.__all__:
+        source = study if hasattr(study, name) else stats
+        assert getattr(montecarlo, name) is getattr(source, name), name
+    assert montecarlo.sweep is study.sweep and montecarlo.fragility is stats.fragility

@@ -1,0 +1,123 @@
+"""Statistics of study tables: Wilson intervals, fragility tables, threshold labels, numeric columns.
+
+A leaf: pure functions over pandas tables, no imports of the rest of the package. The fragility table
+(``fragility.parquet`` of a study, DESIGN.md §8) gives, per grid point, the probability of a cascade, of a
+leader drawdown beyond each threshold and of auto-deleveraging, with 95% Wilson score intervals, and the
+distribution of the liquidated notional and the drawdowns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+WILSON_Z95 = 1.959963984540054
+"""The standard normal quantile of a two-sided 95% interval."""
+
+
+def numeric_column(df: pd.DataFrame, column: str) -> pd.Series:
+    """A column as floats (NaN where missing or not a number; all NaN when the column is absent).
+
+    Args:
+        df: a table.
+        column: the column name.
+
+    Returns:
+        A float Series aligned with ``df``.
+    """
+    if column not in df.columns:
+        return pd.Series(np.nan, index=df.index, dtype="float64")
+    return pd.Series(pd.to_numeric(df[column], errors="coerce"), index=df.index, dtype="float64")
+
+
+def wilson_interval(successes: int, n: int, z: float = WILSON_Z95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion.
+
+    Args:
+        successes: number of successes.
+        n: number of trials.
+        z: the normal quantile (1.96: 95%).
+
+    Returns:
+        (low, high); (0, 1) when ``n`` is 0.
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def threshold_label(threshold: float) -> str:
+    """Column-name label of a drawdown threshold: 0.05 -> ``5pct``.
+
+    Args:
+        threshold: a fraction.
+
+    Returns:
+        The label.
+    """
+    return f"{threshold * 100:g}pct"
+
+
+def fragility(results: pd.DataFrame, grid_keys: Sequence[str], thresholds: Sequence[float]) -> pd.DataFrame:
+    """Per grid point: P(cascade) and P(leader drawdown >= t) with 95% Wilson intervals, and distributions.
+
+    A run "has a cascade" when ``model.metrics.summarize`` found at least one (any symbol). The leader's
+    drawdown is its ``max_drawdown_pct`` (percent) compared with each threshold (a fraction). Failed runs
+    count in ``failed`` and nowhere else.
+
+    Args:
+        results: the study table.
+        grid_keys: the grid keys.
+        thresholds: drawdown thresholds, fractions.
+
+    Returns:
+        One row per grid point, sorted by point: ``point``, the grid keys, ``runs``, ``ok``, ``failed``;
+        ``p_cascade``, ``p_drawdown_<t>`` per threshold (``p_drawdown_10pct``) and ``p_adl``, each a
+        fraction of the ok runs with its 95% Wilson interval (``_lo``, ``_hi``); and ``_mean``, ``_p50``,
+        ``_p90``, ``_p99`` of ``liquidated_usd`` (USD), ``leader_drawdown_pct``, ``alt_drawdown_pct``
+        (percent) and ``insurance_fund_min_usd`` (USD). An empty table when ``results`` is empty.
+    """
+    rows: list[dict[str, Any]] = []
+    if results.empty:
+        return pd.DataFrame()
+    for point, g in results.groupby("point", sort=True):
+        ok = g[g["status"] == "ok"]
+        n = len(ok)
+        row: dict[str, Any] = {"point": int(str(point))}
+        for key in grid_keys:
+            row[key] = g[key].iloc[0] if key in g else None
+        row.update({"runs": len(g), "ok": n, "failed": len(g) - n})
+
+        def prob(name: str, mask: pd.Series, row: dict[str, Any] = row, n: int = n) -> None:
+            k = int(mask.sum())
+            lo, hi = wilson_interval(k, n)
+            row[f"p_{name}"] = k / n if n else float("nan")
+            row[f"p_{name}_lo"] = lo
+            row[f"p_{name}_hi"] = hi
+
+        prob("cascade", numeric_column(ok, "cascade_count").fillna(0) > 0)
+        dd = numeric_column(ok, "leader_max_drawdown_pct").abs() / 100
+        for t in thresholds:
+            prob(f"drawdown_{threshold_label(t)}", dd >= t)
+        adl = numeric_column(ok, "adl_count").fillna(0)
+        prob("adl", adl > 0)
+        for col, label in (
+            ("liquidated_usd", "liquidated_usd"),
+            ("leader_max_drawdown_pct", "leader_drawdown_pct"),
+            ("alt_max_drawdown_pct", "alt_drawdown_pct"),
+            ("insurance_fund_min_usd", "insurance_fund_min_usd"),
+        ):
+            values = numeric_column(ok, col).dropna()
+            row[f"{label}_mean"] = float(values.mean()) if len(values) else float("nan")
+            for q in (50, 90, 99):
+                row[f"{label}_p{q}"] = float(np.percentile(values, q)) if len(values) else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,74 @@
+"""Statistics of study tables: Wilson intervals, threshold labels, numeric columns, the fragility table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.stats import fragility, numeric_column, threshold_label, wilson_interval
+
+
+def test_wilson_interval() -> None:
+    lo, hi = wilson_interval(5, 10)
+    assert lo == pytest.approx(0.2366, abs=1e-4) and hi == pytest.approx(0.7634, abs=1e-4)
+    lo, hi = wilson_interval(0, 10)
+    assert lo == 0 and hi == pytest.approx(0.2775, abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_fragility_table() -> None:
+    results = pd.DataFrame(
+        {
+            "point": [0, 0, 0, 0, 1, 1, 1, 1],
+            "seed_index": [0, 1, 2, 3] * 2,
+            "x": [1, 1, 1, 1, 2, 2, 2, 2],
+            "status": ["ok"] * 7 + ["failed"],
+            "cascade_count": [0, 0, 1, 0, 1, 2, 1, np.nan],
+            "leader_max_drawdown_pct": [1.0, 4.0, 12.0, 2.0, 6.0, 25.0, 11.0, np.nan],
+            "liquidated_usd": [0.0, 10.0, 100.0, 0.0, 50.0, 500.0, 70.0, np.nan],
+            "alt_max_drawdown_pct": [2.0, 8.0, 30.0, 3.0, 9.0, 40.0, 20.0, np.nan],
+            "adl_count": [0, 0, 0, 0, 0, 3, 0, np.nan],
+            "insurance_fund_min_usd": [1.0] * 8,
+        }
+    )
+    frag = fragility(results, ["x"], [0.05, 0.1, 0.2])
+    assert list(frag["x"]) == [1, 2]
+    assert list(frag["ok"]) == [4, 3] and list(frag["failed"]) == [0, 1]
+    assert list(frag["p_cascade"]) == pytest.approx([0.25, 1.0])
+    assert list(frag["p_drawdown_10pct"]) == pytest.approx([0.25, 2 / 3])
+    assert list(frag["p_drawdown_20pct"]) == pytest.approx([0.0, 1 / 3])
+    assert list(frag["p_adl"]) == pytest.approx([0.0, 1 / 3])
+    assert frag.loc[0, "liquidated_usd_mean"] == pytest.approx(27.5)
+    assert (frag["p_cascade_lo"] <= frag["p_cascade"]).all() and (
+        frag["p_cascade"] <= frag["p_cascade_hi"]
+    ).all()
+
+
+def test_wilson_interval_contains_the_proportion_and_narrows_with_n() -> None:
+    for k, n in [(0, 1), (1, 3), (7, 7), (50, 100)]:
+        lo, hi = wilson_interval(k, n)
+        assert 0.0 <= lo <= k / n <= hi <= 1.0
+    assert np.diff(wilson_interval(500, 1000)) < np.diff(wilson_interval(5, 10))
+    lo99, hi99 = wilson_interval(5, 10, z=2.5758293035489)
+    lo95, hi95 = wilson_interval(5, 10)
+    assert lo99 < lo95 and hi99 > hi95
+
+
+def test_threshold_labels_name_fractions_in_percent() -> None:
+    assert threshold_label(0.05) == "5pct"
+    assert threshold_label(0.1) == "10pct"
+    assert threshold_label(0.125) == "12.5pct"
+
+
+def test_numeric_column_coerces_and_fills_absent_columns() -> None:
+    df = pd.DataFrame({"a": [1, "2.5", None, "x"]}, index=[10, 11, 12, 13])
+    got = numeric_column(df, "a")
+    assert got.dtype == np.float64 and list(got.index) == [10, 11, 12, 13]
+    assert got.iloc[:2].tolist() == [1.0, 2.5] and got.iloc[2:].isna().all()
+    absent = numeric_column(df, "nope")
+    assert absent.isna().all() and list(absent.index) == [10, 11, 12, 13]
+
+
+def test_fragility_of_an_empty_table_is_empty() -> None:
+    assert fragility(pd.DataFrame(), ["x"], [0.1]).empty
