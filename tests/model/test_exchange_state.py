@@ -2,9 +2,10 @@
 
 Each machine draws a venue (Binance-, Hyperliquid- or Bybit-like, with or without the published rules the
 presets do not apply yet, a small or large insurance fund, ADL on or off) and the liquidation policies
-(disposal, backstop, ADL: every combination) and two symbols, a market maker and a handful of traders (cross or isolated, random deposits and
-leverages, some above the venue's cap, random opening positions), one of them a whale whose position is
-large enough for the Hyperliquid preset's partial liquidation. Rules send limit/IOC/post-only/reduce-only
+(disposal, backstop, ADL: every combination) and two symbols, a market maker and a handful of traders
+(cross or isolated, random deposits and leverages, some above the venue's cap, random opening positions),
+one of them a whale whose position is large enough for the Hyperliquid preset's partial liquidation.
+Rules send limit/IOC/post-only/reduce-only
 and market orders, cancel orders, requote the maker around a moving centre (trade-driven price moves),
 move the index (exogenous returns, which the mark follows), shock prices, squeeze the whale between its
 backstop and maintenance margin, settle funding and step the liquidation engine.
