@@ -150,7 +150,7 @@ BAD_CONFIGS: list[tuple[str, str, list[str], list[str]]] = [
         "bad venue preset",
         BASE,
         ["market.venue.preset=ftx_like"],
-        ["market.venue.preset: Input should be 'binance_like' or 'hyperliquid_like'"],
+        ["market.venue.preset: Input should be 'binance_like', 'hyperliquid_like' or 'bybit_like'"],
     ),
     (
         "value band inverted",

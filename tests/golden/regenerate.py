@@ -23,7 +23,7 @@ def main(names: list[str]) -> None:
         )
         out = GOLDEN_DIR / name
         out.mkdir(exist_ok=True)
-        summary = {k: v for k, v in result.summary.items() if k not in WALL_CLOCK_KEYS}
+        summary = {k: v for k, v in result.summary.to_json_dict().items() if k not in WALL_CLOCK_KEYS}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
         for table in TABLES:
             getattr(result, table).to_parquet(out / f"{table}.parquet", index=False)
