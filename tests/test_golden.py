@@ -1,16 +1,15 @@
 """The regression net: every shipped scenario's short run gives the committed outputs, to the bit.
 
-The golden files in ``tests/golden/<case>/`` were produced by the code as it stood when they were last
-regenerated (``python -m tests.golden.regenerate``); a change that moves any of them must regenerate
-them on purpose and say why in its commit. The run's summary is compared in its JSON form (what
-``summary.json`` holds: ``RunSummary.to_json_dict()``, the wall-clock fields aside), keys, key order and
-values, and every Parquet table by content, with exact float equality.
+The golden files in ``tests/golden/mesa-X.Y/<case>/`` (one set per supported Mesa) were produced by the
+code as it stood when they were last regenerated (``python -m tests.golden.regenerate``); a change that
+moves any of them must regenerate them on purpose and say why in its commit. The run's summary is
+compared in its JSON form (what ``summary.json`` holds: ``RunSummary.to_json_dict()``, the wall-clock
+fields aside), keys, key order and values, and every Parquet table by content, with exact float equality.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -19,9 +18,13 @@ from pandas.testing import assert_frame_equal
 import experiments
 from experiments.config import CONFIG_DIR
 from model.params import MarketParams
-from tests.golden.cases import CASES, TABLES, WALL_CLOCK_KEYS
+from tests.golden.cases import CASES, TABLES, WALL_CLOCK_KEYS, golden_dir
 
-GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+GOLDEN_DIR = golden_dir()
+
+
+def test_the_installed_mesa_has_a_golden_set() -> None:
+    assert (GOLDEN_DIR / "baseline" / "summary.json").is_file(), f"no golden set for {GOLDEN_DIR.name}"
 
 
 def test_every_shipped_scenario_has_a_golden_case() -> None:

@@ -3,13 +3,25 @@
 Each case is a scenario name with a seed, the hours to simulate and ``--set`` overrides chosen so that
 the window holds at least one funding settlement, liquidation, insurance-fund takeover and ADL (the
 golden test asserts each count is > 0). The outputs of these runs, as the code produced them when the
-golden files were last regenerated, live in ``tests/golden/<case>/``; ``python -m tests.golden.regenerate``
-writes them anew (only on purpose, with the reason in the commit message).
+golden files were last regenerated, live in ``tests/golden/mesa-X.Y/<case>/``, one set per supported
+Mesa minor version: mesa 3.5 (Python 3.12) orders agents differently from 3.3 (its ``AgentSet`` shuffles
+and keeps its order its own way), so the same seed gives a different, equally deterministic run.
+``python -m tests.golden.regenerate`` writes the set of the Mesa it runs under anew (only on purpose,
+with the reason in the commit message; regenerate both sets).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
+
+import mesa
+
+
+def golden_dir() -> Path:
+    """The golden set of the installed Mesa (``tests/golden/mesa-3.3`` or ``mesa-3.5``)."""
+    major, minor = mesa.__version__.split(".")[:2]
+    return Path(__file__).resolve().parent / f"mesa-{major}.{minor}"
 
 
 class GoldenCase(NamedTuple):

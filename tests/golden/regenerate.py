@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import experiments
-from tests.golden.cases import CASES, TABLES, WALL_CLOCK_KEYS
-
-GOLDEN_DIR = Path(__file__).resolve().parent
+from tests.golden.cases import CASES, TABLES, WALL_CLOCK_KEYS, golden_dir
 
 
 def main(names: list[str]) -> None:
@@ -21,8 +18,8 @@ def main(names: list[str]) -> None:
         result = experiments.run(
             case.scenario, seed=case.seed, hours=case.hours, overrides=list(case.overrides), figures=False
         )
-        out = GOLDEN_DIR / name
-        out.mkdir(exist_ok=True)
+        out = golden_dir() / name
+        out.mkdir(parents=True, exist_ok=True)
         summary = {k: v for k, v in result.summary.to_json_dict().items() if k not in WALL_CLOCK_KEYS}
         (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
         for table in TABLES:
