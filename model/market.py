@@ -387,7 +387,9 @@ class CryptoMarket(mesa.Model):
         self.n_symbols = self.exchange.n_symbols
         self.engine = LiquidationEngine(self, self.exchange)
         self.macro = MacroFactor(p.macro, self.rng)
-        self.index_driver = IndexDriver(p.symbols, p.macro, p.contagion.index_coupling, self.rng)
+        self.index_driver = IndexDriver(
+            p.symbols, p.macro, p.contagion.index_coupling, self.rng, path=p.index_path
+        )
         self.fear_greed = FearGreedIndex(p.sentiment)
         self.view = MarketView(self.exchange, p.symbols, self.dt_seconds, p.view)
         self.shocks_applied: list[str] = []

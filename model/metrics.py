@@ -138,36 +138,6 @@ def contagion_ratio(timeseries: pd.DataFrame, leader: str = "BTC") -> dict[str, 
     return out
 
 
-def stress_correlation(
-    timeseries: pd.DataFrame, leader: str = "BTC", quantile: float = 0.9
-) -> dict[str, Any]:
-    """Correlation of each alt's returns with the leader's in stress vs calm samples.
-
-    Stress samples are those where the leader's absolute return is in its top ``1 - quantile``.
-    """
-    lead = symbol_frame(timeseries, leader)
-    r_lead = np.diff(np.log(lead["mid"].to_numpy()))
-    cut = np.quantile(np.abs(r_lead), quantile) if len(r_lead) else 0.0
-    stress = np.abs(r_lead) >= cut
-    out: dict[str, Any] = {}
-    for symbol in timeseries["symbol"].unique():
-        if symbol == leader:
-            continue
-        r = np.diff(np.log(symbol_frame(timeseries, symbol)["mid"].to_numpy()))
-        n = min(len(r), len(r_lead))
-        if n < 5:
-            continue
-
-        def corr(mask: NDArray[np.bool_], r: NDArray[np.float64] = r, n: int = n) -> float:
-            a, b = r_lead[:n][mask[:n]], r[:n][mask[:n]]
-            if len(a) < 3 or np.std(a) == 0 or np.std(b) == 0:
-                return float("nan")
-            return float(np.corrcoef(a, b)[0, 1])
-
-        out[symbol] = {"stress": corr(stress), "calm": corr(~stress)}
-    return out
-
-
 def autocorrelation(x: ArrayLike, lag: int) -> float:
     """Sample autocorrelation at ``lag``."""
     a = np.asarray(x, dtype=np.float64)

@@ -19,8 +19,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 from itertools import pairwise
+from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from model.venues import PRESETS
@@ -710,6 +713,43 @@ def default_symbols() -> list[SymbolParams]:
     ]  # fmt: skip
 
 
+class IndexPathParams(StrictModel):
+    """A recorded index (oracle) path to replay instead of the random walk (e.g. a venue's crash day).
+
+    The file (CSV, or Parquet by its ``.parquet`` suffix; a relative path is read from the working
+    directory) holds ``time_column`` in seconds from the start of the run and one column of prices (USD)
+    per replayed symbol. Symbols without a column keep the random walk. Checked when the config is loaded.
+    """
+
+    file: str = Field(min_length=1, description="path of the CSV or Parquet file")
+    time_column: str = Field("time_s", min_length=1, description="column of times, seconds from the start")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="symbol name -> price column, where they differ"
+    )
+
+    def load(self) -> pd.DataFrame:
+        """Read and check the file.
+
+        Raises:
+            ValueError: one line naming the file and what is wrong with it (unreadable, no time column,
+                times not increasing, prices not finite and positive).
+        """
+        path = Path(self.file)
+        try:
+            frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: cannot read the index path ({type(exc).__name__}: {exc})") from None
+        if self.time_column not in frame.columns:
+            raise ValueError(f"{path}: no time column {self.time_column!r} (columns: {list(frame.columns)})")
+        times = frame[self.time_column].to_numpy(dtype=np.float64)
+        if len(times) < 2 or not np.isfinite(times).all() or not np.all(np.diff(times) > 0):
+            raise ValueError(f"{path}: {self.time_column!r} must hold at least two increasing finite times")
+        values = frame.drop(columns=[self.time_column]).to_numpy(dtype=np.float64)
+        if values.size == 0 or not (np.isfinite(values).all() and (values > 0).all()):
+            raise ValueError(f"{path}: needs price columns, every price finite and > 0")
+        return frame
+
+
 class MarketParams(StrictModel):
     """Everything that defines a market; run settings (seed, duration, dt) live in the experiment."""
 
@@ -724,12 +764,26 @@ class MarketParams(StrictModel):
     view: ViewParams = ViewParams()
     contagion: ContagionParams = ContagionParams()
     shocks: list[Shock] = Field(default_factory=list)
+    index_path: IndexPathParams | None = Field(
+        None, description="replay a recorded index path for the symbols it has (None: the random walk)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> MarketParams:
         names = [s.name for s in self.symbols]
         if not names:
             raise ValueError("symbols: at least one symbol is needed")
+        if self.index_path is not None:
+            try:
+                columns = set(self.index_path.load().columns)
+            except ValueError as exc:
+                raise ValueError(f"index_path.file: {exc}") from None
+            replayed = [n for n in names if self.index_path.columns.get(n, n) in columns]
+            if not replayed:
+                raise ValueError(
+                    f"index_path.columns: the file has no price column for any symbol {names} "
+                    f"(columns: {sorted(columns)}; map them with index_path.columns)"
+                )
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"symbols: duplicate symbol name(s) {dupes}")
