@@ -87,6 +87,20 @@ CASES: dict[str, GoldenCase] = {
             "{kind: index_jump, at_hour: 0.5, symbol: BTC, pct: -0.08}]",
         ),
     ),
+    # a study config added after the redesign (its files come from the code that added it); it runs
+    # Hyperliquid's ADL at the previous oracle, the time-spread disposal and the liquidity vault, so the net
+    # holds the policies that no preset selects by default
+    "policy_compare": GoldenCase(
+        "policy_compare",
+        5,
+        1.3,
+        (
+            "market.venue.insurance_fund_usd=50000",
+            "market.venue.adl_policy=hyperliquid",
+            "market.venue.disposal=time_spread",
+            "market.venue.backstop=liquidity_vault",
+        ),
+    ),
     "seed_selloff": GoldenCase(
         "seed_selloff",
         4,
