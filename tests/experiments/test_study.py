@@ -33,9 +33,9 @@ from experiments.study import (
 )
 from experiments.summary import RunSummary
 from tests.experiments.helpers import ROOT, TINY_POPULATION, subprocess_env
-from tests.golden.cases import CASES
+from tests.golden.cases import CASES, golden_dir
 
-GOLDEN_DIR = ROOT / "tests" / "golden"
+GOLDEN_DIR = golden_dir()
 
 # Very short runs of the leverage study: 36 one-second steps, small populations.
 STUDY_OVERRIDES = [*TINY_POPULATION, "market.large_holders.count=1", "sample_seconds=10"]
