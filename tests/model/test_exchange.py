@@ -467,7 +467,12 @@ def test_funding_is_zero_sum_to_the_micro_dollar_with_isolated_holders() -> None
     ],
 )
 def test_hyperliquid_funding_is_hourly_at_an_eighth_of_the_8h_rate(basis: int, rate: float) -> None:
-    ex, lng, sht, _mm = funded_market("hyperliquid_like", basis, price_band=1.0)  # (a 50% premium)
+    # the rule under test is the rate's hourly eighth and cap: the premium from the mid and the payment
+    # at the mark keep the arithmetic visible (the preset's impact premium and oracle price are tested in
+    # test_venue_rules.py)
+    ex, lng, sht, _mm = funded_market(
+        "hyperliquid_like", basis, price_band=1.0, premium_source="mid", funding_price="mark"
+    )  # (a 50% premium)
     assert ex.funding_interval_s == 3600.0
     before = balances(ex)
     ex.update_prices(3599.0)

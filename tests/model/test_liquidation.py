@@ -317,7 +317,15 @@ def test_fund_inventory_that_goes_under_water_is_deleveraged() -> None:
 
 
 def partial_market() -> tuple[Exchange, LiquidationEngine, int]:
-    ex, engine = market("hyperliquid_like", maker_fee=0.0, taker_fee=0.0)
+    """Hyperliquid's slices, with the fund as backstop and no whole-position rule in the cooldown (the
+    preset's vault and cooldown rule are tested in test_policies.py)."""
+    ex, engine = market(
+        "hyperliquid_like",
+        maker_fee=0.0,
+        taker_fee=0.0,
+        partial_liquidation_whole_in_cooldown=False,
+        backstop="insurance_fund",
+    )
     acct = ex.open_account(8_000, leverage=20)
     sht = ex.open_account(1_000_000, leverage=10)
     bidder = ex.open_account(10_000_000, leverage=10)

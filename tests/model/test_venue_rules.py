@@ -39,8 +39,8 @@ def test_hyperliquid_margin_tiers_btc_maintenance_deduction() -> None:
     assert float(schedule.maint_amount_usd[1]) == pytest.approx(1_875_000)
     assert float(schedule.maintenance_usd(100_000_000)) == pytest.approx(1_250_000)  # 1.25% below 150M
     assert schedule.max_leverage(100e6) == 40 and schedule.max_leverage(200e6) == 20
-    # without the venue's table the preset's rule is a single tier (today's preset behaviour)
-    flat = margin_schedule(btc(), VenueParams(preset="hyperliquid_like").resolved())
+    # without the venue's table the rule is a single tier at the cap
+    flat = margin_schedule(btc(), VenueParams(preset="hyperliquid_like", symbol_tiers={}).resolved())
     assert float(flat.maintenance_usd(200_000_000)) == pytest.approx(2_500_000)
 
 
@@ -166,7 +166,7 @@ def test_each_preset_selects_its_policies() -> None:
         chosen[preset] = (d.name, b.name, a.name)
     assert chosen == {
         "binance_like": ("bankruptcy_ioc", "insurance_fund", "ranked_queue"),
-        "hyperliquid_like": ("market_slices", "insurance_fund", "ranked_queue"),
+        "hyperliquid_like": ("market_slices", "liquidity_vault", "hyperliquid"),
         "bybit_like": ("tier_step_down", "insurance_fund", "ranked_queue"),
     }
     d, b, a = default_policies(hyperliquid().resolved())
