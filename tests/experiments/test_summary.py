@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +16,9 @@ from experiments.summary import (
     RunSummary,
     SymbolSummary,
 )
-from tests.golden.cases import CASES
+from tests.golden.cases import CASES, golden_dir
 
-GOLDEN_DIR = Path(__file__).resolve().parents[1] / "golden"
+GOLDEN_DIR = golden_dir()
 
 
 def _golden_file(name: str) -> dict[str, Any]:
