@@ -353,7 +353,8 @@ def adl_plot(ts: pd.DataFrame, adl: pd.DataFrame) -> Figure:
     """ADL over time: cumulative ADL notional per symbol (top) and each fill's effective leverage (bottom).
 
     In the bottom panel a dot is one ADL fill: its effective leverage (log scale), its size ~ sqrt(its
-    notional) and its colour its rank in the ADL queue (0: closed first).
+    notional) and its colour its ADL ranking score (the ``rank`` column: the policy's score, higher scores
+    closed first; a pro-rata policy's share of the round).
 
     Args:
         ts: the run's time series (for the time axis).
@@ -388,7 +389,7 @@ def adl_plot(ts: pd.DataFrame, adl: pd.DataFrame) -> Figure:
         alpha=0.8,
         lw=0,
     )
-    fig.colorbar(points, ax=bottom, label="queue rank (0 = first)")
+    fig.colorbar(points, ax=bottom, label="ADL ranking score (higher: closed first)")
     for bound in (1.0, 3.0):
         bottom.axhline(bound, color="grey", ls="--", lw=0.7)
     bottom.set_yscale("log")

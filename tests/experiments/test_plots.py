@@ -153,7 +153,7 @@ def test_adl_figure_shows_cumulative_notional_and_leverage_by_rank() -> None:
     assert btc.get_ydata()[-1] == pytest.approx(3e6)
     dots = bottom.collections[0]
     assert dots.get_offsets()[:, 1].tolist() == [0.2, 2.0, 5.0]
-    assert dots.get_array().tolist() == [0.0, 1.0, 0.0]  # coloured by queue rank
+    assert dots.get_array().tolist() == [0.0, 1.0, 0.0]  # coloured by the ranking score
 
 
 def test_comparison_figures_overlay_every_run(tmp_path: Path) -> None:
