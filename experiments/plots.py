@@ -6,16 +6,20 @@ it was, and a long study's figures are freed when written. The seaborn style app
 :func:`run_figures` and :func:`study_figures` (a context, not ``set_theme``), so it never leaks into the
 caller's own plots.
 
-Run figures (one PNG each, under ``figures/``): ``price_<SYM>.png`` (mid and index with liquidation
-markers), ``open_interest.png``, ``funding.png``, ``depth.png``, ``liquidations.png``,
-``insurance_fund.png``, ``sentiment.png``. Study figures: ``fragility.png`` (probabilities with confidence
-intervals against the swept parameter), ``liquidated.png`` and ``drawdowns.png``.
+Run figures (one PNG each, under ``figures/``): ``price_<SYM>.png`` (mid and index with liquidation and
+ADL markers and event lines), ``open_interest.png``, ``funding.png``, ``depth.png``, ``liquidations.png``,
+``insurance_fund.png``, ``adl.png`` (when there was ADL), ``sentiment.png``. Each ``*_figure`` (and
+``liquidation_bars``) function writes a PNG and returns its path; the matching ``*_plot`` function returns
+the ``Figure`` itself (for notebooks and tests). :func:`compare_figures` overlays several runs. Study
+figures: ``fragility.png`` (probabilities with confidence intervals against the swept parameter),
+``liquidated.png`` and ``drawdowns.png``.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -26,12 +30,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from experiments.format import format_usd
+from experiments.format import format_hms, format_usd
 from experiments.stats import threshold_label
 
 _DPI = 110
 _LONG = "#d62728"
 _SHORT = "#2ca02c"
+_ADL = "#000000"
+_FUND = "#9467bd"
 
 
 def _seaborn() -> ModuleType:
@@ -87,17 +93,38 @@ def _usd_formatter(value: float, _pos: int | None = None) -> str:
     return format_usd(value, significant=3)
 
 
-def price_figure(ts: pd.DataFrame, liq: pd.DataFrame, symbol: str, path: Path) -> Path:
-    """Mid and index price of one symbol with a marker per liquidation (size ~ sqrt(notional)).
+def _fund_exhausted_s(ts: pd.DataFrame) -> float | None:
+    """First sample time at which the insurance fund was <= 0 (simulated seconds), or None."""
+    if "insurance_fund_usd" not in ts or ts.empty:
+        return None
+    g = _global_series(ts, "insurance_fund_usd")
+    dry = g.loc[g["insurance_fund_usd"] <= 0.0, "time_s"]
+    return float(dry.iloc[0]) if len(dry) else None
+
+
+def _event_lines(ax: Any, ts: pd.DataFrame, adl: pd.DataFrame | None, div: float) -> None:
+    """Vertical lines at the first ADL fill and at the insurance fund's exhaustion (when they happen)."""
+    if adl is not None and len(adl):
+        ax.axvline(float(adl["time_s"].min()) / div, color=_ADL, ls=":", lw=1.2, label="first ADL")
+    dry = _fund_exhausted_s(ts)
+    if dry is not None:
+        ax.axvline(dry / div, color=_FUND, ls="--", lw=1.2, label="insurance fund exhausted")
+
+
+def price_plot(ts: pd.DataFrame, liq: pd.DataFrame, symbol: str, adl: pd.DataFrame | None = None) -> Figure:
+    """Mid and index of one symbol with liquidation and ADL markers and the run's event lines.
+
+    A triangle per liquidation (size ~ sqrt(notional); down: a long, up: a short), a black cross per ADL
+    fill, a dotted line at the first ADL and a dashed one when the insurance fund ran dry.
 
     Args:
         ts: the run's time series (long format).
         liq: the run's liquidation events.
         symbol: the symbol to draw.
-        path: the PNG to write.
+        adl: the run's ADL events (None: no ADL markers).
 
     Returns:
-        ``path``.
+        The figure.
     """
     label, div = _time_axis(ts)
     g = ts[ts["symbol"] == symbol]
@@ -107,6 +134,8 @@ def price_figure(ts: pd.DataFrame, liq: pd.DataFrame, symbol: str, path: Path) -
         ax.plot(g["time_s"] / div, g["index"], lw=0.8, ls="--", color="#7f7f7f", label="index")
     if len(liq) and "symbol" in liq:
         ev = liq[liq["symbol"] == symbol]
+        if "kind" in ev:
+            ev = ev[ev["kind"] != "adl"]  # the ADL closes are drawn as ADL fills
         if len(ev):
             notional = ev["notional_usd"].astype(float).to_numpy()
             size = 8 + 60 * np.sqrt(notional / max(float(notional.max()), 1.0))
@@ -123,11 +152,41 @@ def price_figure(ts: pd.DataFrame, liq: pd.DataFrame, symbol: str, path: Path) -
                         lw=0,
                         label=f"{side}s liquidated ({int(mask.sum())})",
                     )
-    ax.set_title(f"{symbol}: price and liquidations")
+    sym_adl = adl[adl["symbol"] == symbol] if adl is not None and len(adl) else None
+    if sym_adl is not None and len(sym_adl):
+        ax.scatter(
+            sym_adl["time_s"].to_numpy() / div,
+            sym_adl["price_usd"].to_numpy(),
+            s=22,
+            c=_ADL,
+            marker="x",
+            lw=1.0,
+            label=f"ADL fills ({len(sym_adl)})",
+        )
+    _event_lines(ax, ts, adl, div)
+    ax.set_title(f"{symbol}: price, liquidations and ADL")
     ax.set_xlabel(label)
     ax.set_ylabel("USD")
     ax.legend(loc="best", fontsize=8)
-    return _save(fig, path)
+    return fig
+
+
+def price_figure(
+    ts: pd.DataFrame, liq: pd.DataFrame, symbol: str, path: Path, adl: pd.DataFrame | None = None
+) -> Path:
+    """:func:`price_plot` written as a PNG.
+
+    Args:
+        ts: the run's time series (long format).
+        liq: the run's liquidation events.
+        symbol: the symbol to draw.
+        path: the PNG to write.
+        adl: the run's ADL events (None: no ADL markers).
+
+    Returns:
+        ``path``.
+    """
+    return _save(price_plot(ts, liq, symbol, adl), path)
 
 
 def _per_symbol_panels(
@@ -157,8 +216,75 @@ def _per_symbol_panels(
     return _save(fig, path)
 
 
+MAX_BARS = 240
+"""At most this many bars per panel of :func:`liquidation_bars_plot` (samples are summed into bins)."""
+
+
+def _binned_liquidations(g: pd.DataFrame, max_bars: int) -> tuple[pd.DataFrame, float]:
+    """One symbol's long/short liquidations summed into at most ``max_bars`` equal time bins.
+
+    Returns:
+        The bins (``time_s``: the bin's start, ``liq_long_usd``, ``liq_short_usd``) and the bin width
+        in simulated seconds.
+    """
+    t = g["time_s"].to_numpy(dtype=np.float64)
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    span = float(t.max() - t.min()) + step if len(t) else step
+    width = max(step, span / max_bars)
+    width = step * math.ceil(width / step - 1e-9)
+    key = np.floor((t - (t.min() if len(t) else 0.0)) / width)
+    binned = g.groupby(key)[["liq_long_usd", "liq_short_usd"]].sum()
+    binned["time_s"] = (t.min() if len(t) else 0.0) + binned.index.to_numpy() * width
+    return binned.reset_index(drop=True), width
+
+
+def liquidation_bars_plot(ts: pd.DataFrame, max_bars: int = MAX_BARS) -> Figure:
+    """Long (up) and short (down) liquidated notional per time bin, one panel per symbol.
+
+    The samples are summed into at most ``max_bars`` bins, so that a month-long run still shows bars a
+    few pixels wide; the bars are drawn opaque with no edge (the seaborn style's white edges used to
+    cover narrow bars entirely).
+
+    Args:
+        ts: the run's time series (``liq_long_usd``, ``liq_short_usd`` per sample).
+        max_bars: the most bars per panel.
+
+    Returns:
+        The figure; each panel's first container holds the long bars, its second the short bars
+        (heights negative).
+    """
+    label, div = _time_axis(ts)
+    symbols = _symbols(ts)
+    fig, axes = _subplots(len(symbols), 1, figsize=(10, 2.3 * len(symbols) + 0.6), sharex=True, squeeze=False)
+    width_s = 0.0
+    for ax, sym in zip(axes[:, 0], symbols, strict=False):
+        binned, width_s = _binned_liquidations(ts[ts["symbol"] == sym], max_bars)
+        x = (binned["time_s"].to_numpy() + width_s / 2) / div
+        for values, color, name in (
+            (binned["liq_long_usd"], _LONG, "longs"),
+            (-binned["liq_short_usd"], _SHORT, "shorts (below 0)"),
+        ):
+            ax.bar(
+                x,
+                values,
+                width=width_s / div,
+                color=color,
+                edgecolor=color,
+                linewidth=0,
+                alpha=1.0,
+                label=name,
+            )
+        ax.axhline(0, color="black", lw=0.5)
+        ax.set_ylabel(f"{sym}\nUSD")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
+    axes[0, 0].legend(loc="best", fontsize=8)
+    axes[0, 0].set_title(f"liquidated notional per {format_hms(width_s)} (h:m:s)")
+    axes[-1, 0].set_xlabel(label)
+    return fig
+
+
 def liquidation_bars(ts: pd.DataFrame, path: Path) -> Path:
-    """Long and short liquidation notional per sampling interval, one panel per symbol.
+    """:func:`liquidation_bars_plot` written as a PNG.
 
     Args:
         ts: the run's time series (``liq_long_usd``, ``liq_short_usd`` per sample).
@@ -167,22 +293,7 @@ def liquidation_bars(ts: pd.DataFrame, path: Path) -> Path:
     Returns:
         ``path``.
     """
-    label, div = _time_axis(ts)
-    symbols = _symbols(ts)
-    fig, axes = _subplots(len(symbols), 1, figsize=(10, 2.3 * len(symbols) + 0.6), sharex=True, squeeze=False)
-    for ax, sym in zip(axes[:, 0], symbols, strict=False):
-        g = ts[ts["symbol"] == sym]
-        t = (g["time_s"] / div).to_numpy()
-        width = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
-        ax.bar(t, g["liq_long_usd"], width=width, color=_LONG, label="longs")
-        ax.bar(t, -g["liq_short_usd"], width=width, color=_SHORT, label="shorts (below 0)")
-        ax.axhline(0, color="black", lw=0.5)
-        ax.set_ylabel(f"{sym}\nUSD")
-        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
-    axes[0, 0].legend(loc="best", fontsize=8)
-    axes[0, 0].set_title("liquidated notional per sampling interval")
-    axes[-1, 0].set_xlabel(label)
-    return _save(fig, path)
+    return _save(liquidation_bars_plot(ts), path)
 
 
 def _global_series(ts: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -191,26 +302,114 @@ def _global_series(ts: pd.DataFrame, column: str) -> pd.DataFrame:
     return ts.loc[ts["symbol"] == first, ["time_s", column]]
 
 
-def insurance_fund_figure(ts: pd.DataFrame, path: Path) -> Path:
-    """The insurance fund's balance over time.
+def insurance_fund_plot(ts: pd.DataFrame, adl: pd.DataFrame | None = None) -> Figure:
+    """The insurance fund's balance over time, with its minimum and the run's event lines.
 
     Args:
         ts: the run's time series.
-        path: the PNG to write.
+        adl: the run's ADL events (a dotted line at the first fill; None: none).
 
     Returns:
-        ``path``.
+        The figure.
     """
     sns = _seaborn()
     label, div = _time_axis(ts)
     g = _global_series(ts, "insurance_fund_usd")
     fig, ax = _subplots(figsize=(10, 3.2))
-    sns.lineplot(x=g["time_s"] / div, y=g["insurance_fund_usd"], ax=ax, color="#9467bd")
+    sns.lineplot(x=g["time_s"] / div, y=g["insurance_fund_usd"], ax=ax, color=_FUND, label="balance")
+    if len(g):
+        i_low = int(np.argmin(g["insurance_fund_usd"].to_numpy(dtype=float)))
+        ax.scatter(
+            [float(g["time_s"].iloc[i_low]) / div],
+            [float(g["insurance_fund_usd"].iloc[i_low])],
+            color=_FUND,
+            marker="o",
+            zorder=3,
+        )
+    _event_lines(ax, ts, adl, div)
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
-    ax.set_title("insurance fund")
+    ax.set_title("insurance fund (dot: sampled minimum)")
     ax.set_xlabel(label)
     ax.set_ylabel("USD")
-    return _save(fig, path)
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def insurance_fund_figure(ts: pd.DataFrame, path: Path, adl: pd.DataFrame | None = None) -> Path:
+    """:func:`insurance_fund_plot` written as a PNG.
+
+    Args:
+        ts: the run's time series.
+        path: the PNG to write.
+        adl: the run's ADL events, optional.
+
+    Returns:
+        ``path``.
+    """
+    return _save(insurance_fund_plot(ts, adl), path)
+
+
+def adl_plot(ts: pd.DataFrame, adl: pd.DataFrame) -> Figure:
+    """ADL over time: cumulative ADL notional per symbol (top) and each fill's effective leverage (bottom).
+
+    In the bottom panel a dot is one ADL fill: its effective leverage (log scale), its size ~ sqrt(its
+    notional) and its colour its ADL ranking score (the ``rank`` column: the policy's score, higher scores
+    closed first; a pro-rata policy's share of the round).
+
+    Args:
+        ts: the run's time series (for the time axis).
+        adl: the ADL events (``time_s``, ``symbol``, ``notional_usd``, ``effective_leverage``, ``rank``).
+
+    Returns:
+        The figure.
+    """
+    sns = _seaborn()
+    label, div = _time_axis(ts)
+    fig, (top, bottom) = _subplots(2, 1, figsize=(10, 5.6), sharex=True)
+    symbols = [str(s) for s in pd.unique(adl["symbol"])]
+    palette = sns.color_palette(n_colors=max(len(symbols), 1))
+    t_end = float(ts["time_s"].max()) if len(ts) else float(adl["time_s"].max())
+    for sym, color in zip(symbols, palette, strict=False):
+        g = adl[adl["symbol"] == sym].sort_values("time_s")
+        t = np.concatenate([g["time_s"].to_numpy(dtype=float), [t_end]]) / div
+        cum = np.cumsum(g["notional_usd"].to_numpy(dtype=float))
+        top.step(t, np.concatenate([cum, cum[-1:]]), where="post", color=color, label=sym)
+    top.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
+    top.set_ylabel("cumulative ADL\nnotional, USD")
+    top.set_title("auto-deleveraging over time")
+    top.legend(loc="best", fontsize=8)
+    notional = adl["notional_usd"].to_numpy(dtype=float)
+    lev = np.maximum(adl["effective_leverage"].to_numpy(dtype=float), 1e-3)
+    points = bottom.scatter(
+        adl["time_s"].to_numpy(dtype=float) / div,
+        lev,
+        s=8 + 60 * np.sqrt(notional / max(float(notional.max()), 1.0)),
+        c=adl["rank"].to_numpy(dtype=float),
+        cmap="viridis",
+        alpha=0.8,
+        lw=0,
+    )
+    fig.colorbar(points, ax=bottom, label="ADL ranking score (higher: closed first)")
+    for bound in (1.0, 3.0):
+        bottom.axhline(bound, color="grey", ls="--", lw=0.7)
+    bottom.set_yscale("log")
+    bottom.set_ylabel("effective leverage\n(x, log)")
+    bottom.set_xlabel(label)
+    return fig
+
+
+def adl_figure(ts: pd.DataFrame, adl: pd.DataFrame, path: Path) -> Path:
+    """:func:`adl_plot` written as a PNG.
+
+    Args:
+        ts: the run's time series.
+        adl: the ADL events.
+        path: the PNG to write.
+
+    Returns:
+        ``path``.
+    """
+    return _save(adl_plot(ts, adl), path)
 
 
 def sentiment_figure(ts: pd.DataFrame, path: Path) -> Path:
@@ -250,7 +449,7 @@ def run_figures(ts: pd.DataFrame, liq: pd.DataFrame, adl: pd.DataFrame, fig_dir:
     Args:
         ts: sampled time series (long format, one row per time and symbol).
         liq: liquidation events.
-        adl: ADL events (drawn on the price panels' titles only through the report's tables).
+        adl: ADL events (markers on the price figures, event lines, ``adl.png`` when there are any).
         fig_dir: directory for the PNGs (created).
 
     Returns:
@@ -261,13 +460,13 @@ def run_figures(ts: pd.DataFrame, liq: pd.DataFrame, adl: pd.DataFrame, fig_dir:
     if ts.empty:
         return []
     with _style():
-        return _draw_run_figures(ts, liq, out)
+        return _draw_run_figures(ts, liq, adl, out)
 
 
-def _draw_run_figures(ts: pd.DataFrame, liq: pd.DataFrame, out: Path) -> list[Path]:
+def _draw_run_figures(ts: pd.DataFrame, liq: pd.DataFrame, adl: pd.DataFrame, out: Path) -> list[Path]:
     paths: list[Path] = []
     for sym in _symbols(ts):
-        paths.append(price_figure(ts, liq, sym, out / f"price_{sym}.png"))
+        paths.append(price_figure(ts, liq, sym, out / f"price_{sym}.png", adl))
     paths.append(
         _per_symbol_panels(
             ts, "open_interest_usd", "open interest", "USD", out / "open_interest.png", usd=True
@@ -282,7 +481,9 @@ def _draw_run_figures(ts: pd.DataFrame, liq: pd.DataFrame, out: Path) -> list[Pa
         )
     )
     paths.append(liquidation_bars(ts, out / "liquidations.png"))
-    paths.append(insurance_fund_figure(ts, out / "insurance_fund.png"))
+    paths.append(insurance_fund_figure(ts, out / "insurance_fund.png", adl))
+    if adl is not None and len(adl):
+        paths.append(adl_figure(ts, adl, out / "adl.png"))
     paths.append(sentiment_figure(ts, out / "sentiment.png"))
     return paths
 
@@ -427,4 +628,80 @@ def _draw_study_figures(
         ax.set_ylabel("worst alt max drawdown (%)")
         ax.set_title("contagion: alt vs leader drawdown")
         paths.append(_save(fig, out / "drawdowns.png"))
+    return paths
+
+
+# --------------------------------------------------------------------------- comparison of runs
+
+
+def compare_price_plot(runs: Mapping[str, pd.DataFrame], symbol: str) -> Figure:
+    """One symbol's mid price in several runs, overlaid (one line per run).
+
+    Args:
+        runs: run label -> its time series (long format).
+        symbol: the symbol to draw (runs without it are skipped).
+
+    Returns:
+        The figure (one line per run that has the symbol, labelled with the run's label).
+    """
+    sns = _seaborn()
+    first = next(iter(runs.values()))
+    label, div = _time_axis(first)
+    fig, ax = _subplots(figsize=(10, 4))
+    for (name, ts), color in zip(runs.items(), sns.color_palette(n_colors=max(len(runs), 1)), strict=False):
+        g = ts[ts["symbol"] == symbol]
+        if len(g):
+            ax.plot(g["time_s"] / div, g["mid"], lw=1.1, color=color, label=name)
+    ax.set_title(f"{symbol}: mid price by run")
+    ax.set_xlabel(label)
+    ax.set_ylabel("USD")
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def compare_liquidations_plot(runs: Mapping[str, pd.DataFrame]) -> Figure:
+    """Cumulative liquidated notional (longs + shorts, all symbols) of several runs, overlaid.
+
+    Args:
+        runs: run label -> its time series (long format).
+
+    Returns:
+        The figure (one line per run).
+    """
+    sns = _seaborn()
+    first = next(iter(runs.values()))
+    label, div = _time_axis(first)
+    fig, ax = _subplots(figsize=(10, 4))
+    for (name, ts), color in zip(runs.items(), sns.color_palette(n_colors=max(len(runs), 1)), strict=False):
+        per_t = (ts["liq_long_usd"] + ts["liq_short_usd"]).groupby(ts["time_s"]).sum().sort_index()
+        ax.plot(per_t.index.to_numpy() / div, per_t.cumsum().to_numpy(), lw=1.2, color=color, label=name)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
+    ax.set_title("cumulative liquidated notional, all symbols")
+    ax.set_xlabel(label)
+    ax.set_ylabel("USD")
+    ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def compare_figures(runs: Mapping[str, pd.DataFrame], fig_dir: str | Path) -> list[Path]:
+    """Write the comparison figures: ``compare_price_<SYM>.png`` and ``compare_liquidations.png``.
+
+    Args:
+        runs: run label -> its time series (long format), in the order to show.
+        fig_dir: directory for the PNGs (created).
+
+    Returns:
+        The files written.
+    """
+    out = Path(fig_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    frames = {k: v for k, v in runs.items() if not v.empty}
+    if not frames:
+        return []
+    symbols: list[str] = []
+    for ts in frames.values():
+        symbols += [s for s in _symbols(ts) if s not in symbols]
+    with _style():
+        paths = [_save(compare_price_plot(frames, sym), out / f"compare_price_{sym}.png") for sym in symbols]
+        paths.append(_save(compare_liquidations_plot(frames), out / "compare_liquidations.png"))
     return paths

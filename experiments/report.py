@@ -17,7 +17,7 @@ import pandas as pd
 
 from experiments.config import ExperimentConfig
 from experiments.format import finite, format_hms, format_num, format_pct, format_prob, format_usd
-from experiments.plots import run_figures, study_figures
+from experiments.plots import compare_figures, run_figures, study_figures
 from experiments.rundir import RunResult, load_run
 from experiments.stats import numeric_column, threshold_label
 from experiments.summary import RunSummary
@@ -81,33 +81,210 @@ def markdown_table(
 # --------------------------------------------------------------------------- run report
 
 
-_SYMBOL_COLUMNS: list[tuple[str, str, Formatter]] = [
-    ("symbol", "symbol", str),
-    ("return_pct", "return", format_pct),
-    ("max_drawdown_pct", "max drawdown", lambda v: format_pct(-abs(v)) if finite(v) is not None else "-"),
-    ("liquidations_long_usd", "longs liquidated", format_usd),
-    ("liquidations_short_usd", "shorts liquidated", format_usd),
-    ("liquidation_count", "liquidations", format_num),
-    ("adl_count", "ADL", format_num),
-    ("oi_start_usd", "OI start", format_usd),
-    ("oi_end_usd", "OI end", format_usd),
-    ("oi_change_pct", "OI change", format_pct),
-    ("realized_vol", "realised vol", format_num),
-    ("long_liq_max_day_usd", "longs, worst 24 h", format_usd),
-    ("long_liq_max_week_usd", "longs, worst 7 d", format_usd),
-    ("long_liq_share", "long share", lambda v: format_num(100 * v) + "%" if finite(v) is not None else "-"),
-]
+NOT_APPLICABLE = "\u2014"
+"""The text of a cell that has no meaning for this run (an em dash), as opposed to a missing value."""
+
+DAY_S = 86_400.0
+
+
+def _magnitude_pct(value: Any) -> str:
+    """A drawdown as summary.json keeps it: a positive magnitude in percent (``5.00%``)."""
+    f = finite(value)
+    return "-" if f is None else f"{abs(f):.2f}%"
+
+
+def _fraction_pct(value: Any) -> str:
+    """A fraction as a percentage, no sign (``37.6%``); an em dash when missing (not applicable)."""
+    f = finite(value)
+    return NOT_APPLICABLE if f is None else f"{f * 100:.1f}%"
+
+
+def _vol(value: Any) -> str:
+    f = finite(value)
+    return "-" if f is None else f"{f:.4f}"
+
+
+def _symbol_columns(summary: RunSummary) -> list[tuple[str, str, Formatter]]:
+    """The per-symbol table's columns, with units, less those that mean nothing for this run's length."""
+    cols: list[tuple[str, str, Formatter]] = [
+        ("symbol", "symbol", str),
+        ("return_pct", "return (%)", format_pct),
+        ("max_drawdown_pct", "max drawdown (%, magnitude)", _magnitude_pct),
+        ("liquidations_long_usd", "longs liquidated (USD)", format_usd),
+        ("liquidations_short_usd", "shorts liquidated (USD)", format_usd),
+        ("liquidation_count", "liquidations (events)", format_num),
+        ("adl_count", "ADL (fills)", format_num),
+        ("adl_notional_usd", "ADL notional (USD)", format_usd),
+        ("oi_start_usd", "OI start (USD)", format_usd),
+        ("oi_end_usd", "OI end (USD)", format_usd),
+        ("oi_change_pct", "OI change (%)", format_pct),
+        ("realized_vol", "realised vol (fraction/sqrt(day))", _vol),
+    ]
+    if summary.sim_seconds >= DAY_S:
+        cols.append(("long_liq_max_day_usd", "longs, worst 24 h (USD)", format_usd))
+    if summary.sim_seconds >= 7 * DAY_S:
+        cols.append(("long_liq_max_week_usd", "longs, worst 7 d (USD)", format_usd))
+    cols.append(("long_liq_share", "long share of liquidated (%)", _fraction_pct))
+    return cols
+
 
 _CASCADE_COLUMNS: list[tuple[str, str, Formatter]] = [
     ("n", "#", format_num),
     ("symbol", "symbol", str),
     ("side", "liquidated side", lambda v: "-" if v is None else str(v)),
-    ("start_s", "start", format_hms),
-    ("end_s", "end", format_hms),
-    ("duration_s", "duration", format_hms),
-    ("drop_pct", "price move", format_pct),
-    ("liquidated_usd", "liquidated", format_usd),
+    ("start_s", "start (h:m:s)", format_hms),
+    ("end_s", "end (h:m:s)", format_hms),
+    ("duration_s", "duration (h:m:s)", format_hms),
+    ("move_pct", "detected move (%)", format_pct),
+    ("drop_pct", "first to last sample (%)", format_pct),
+    ("liquidated_usd", "liquidated (USD)", format_usd),
 ]
+
+ADL_RANK_SENTENCE = (
+    "The `rank` of an ADL fill is the deleveraged account's score in the venue's ADL queue when it was "
+    "closed (higher scores are closed first): PnL% x effective leverage for the ranked queue "
+    "(PnL% / leverage for a losing account), mark/entry x leverage for the Hyperliquid-style queue, and "
+    "the account's share of the round for pro-rata."
+)
+
+
+def cascade_definition_text(summary: RunSummary) -> str:
+    """The cascade definition a summary was found with, in words (the default when it does not say).
+
+    Args:
+        summary: the run's summary (its ``cascade_definition``).
+
+    Returns:
+        One sentence.
+    """
+    d = {"min_drop": 0.03, "window_s": 900.0, "min_liq_share_of_oi": 0.01, "min_liquidated_usd": 0.0}
+    d.update(summary.cascade_definition or {})
+    floor = f" and at least {format_usd(d['min_liquidated_usd'])}" if d["min_liquidated_usd"] > 0 else ""
+    return (
+        f"a cascade is a price move of at least {d['min_drop'] * 100:g}% against one side (from the "
+        f"highest price for longs, the lowest for shorts) within {format_hms(d['window_s'])} (h:m:s) while "
+        f"that side's liquidations in the same window reach {d['min_liq_share_of_oi'] * 100:g}% of the "
+        f"symbol's open interest{floor}; overlapping windows merge into one episode"
+    )
+
+
+def _seconds(value: Any) -> str:
+    f = finite(value)
+    return NOT_APPLICABLE if f is None else f"{format_hms(f)} ({f:,.0f} s)"
+
+
+def risk_section(summary: RunSummary) -> list[str]:
+    """The report's insurance-fund and auto-deleveraging sections (markdown lines).
+
+    Args:
+        summary: the run's summary.
+
+    Returns:
+        Lines of markdown.
+    """
+    fund_rows = [
+        {"k": "start (USD)", "v": format_usd(summary.insurance_fund_start_usd)},
+        {"k": "peak (USD)", "v": format_usd(summary.insurance_fund_peak_usd)},
+        {"k": "minimum (USD)", "v": format_usd(summary.insurance_fund_min_usd)},
+        {"k": "end (USD)", "v": format_usd(summary.insurance_fund_end_usd)},
+        {
+            "k": "drawdown, start - minimum (USD, % of start)",
+            "v": f"{format_usd(summary.insurance_fund_drawdown_usd)} "
+            f"({_magnitude_pct(summary.insurance_fund_drawdown_pct)})",
+        },
+        {
+            "k": "paid out: takeover losses + deficits covered (USD)",
+            "v": format_usd(summary.insurance_fund_paid_usd),
+        },
+        {"k": "ran dry at (h:m:s)", "v": _seconds(summary.insurance_fund_exhausted_s)},
+        {"k": "bad debt, covered by nobody (USD)", "v": format_usd(summary.bad_debt_usd)},
+    ]
+    lines = [
+        "## Insurance fund",
+        "",
+        markdown_table(fund_rows, [("k", "figure", str), ("v", "value", str)]),
+    ]
+    by_symbol = summary.adl_notional_by_symbol_usd or {}
+    adl_rows = [
+        {"k": "ADL notional, all symbols (USD)", "v": format_usd(summary.adl_notional_usd)},
+        *({"k": f"ADL notional, {sym} (USD)", "v": format_usd(v)} for sym, v in by_symbol.items()),
+        {"k": "ADL rounds", "v": format_num(summary.adl_rounds)},
+        {"k": "shortfall S (USD)", "v": format_usd(summary.adl_shortfall_usd)},
+        {"k": "haircut H (USD)", "v": format_usd(summary.adl_haircut_usd)},
+        {"k": "overshoot, sum of max(0, H - S) per round (USD)", "v": format_usd(summary.adl_overshoot_usd)},
+        {
+            "k": "share of ADL notional below 1x effective leverage",
+            "v": _fraction_pct(summary.adl_share_below_1x),
+        },
+        {
+            "k": "share of ADL notional below 3x effective leverage",
+            "v": _fraction_pct(summary.adl_share_below_3x),
+        },
+        {"k": "first liquidation (h:m:s)", "v": _seconds(summary.first_liquidation_s)},
+        {"k": "first ADL (h:m:s)", "v": _seconds(summary.first_adl_s)},
+        {
+            "k": "first liquidation to first ADL (s)",
+            "v": NOT_APPLICABLE
+            if finite(summary.liquidation_to_adl_s) is None
+            else f"{finite(summary.liquidation_to_adl_s):,.0f}",
+        },
+    ]
+    lines += [
+        "## Auto-deleveraging",
+        "",
+        "Shortfall, haircut and overshoot are measured against the mark (docs/adl_overshoot.md): the "
+        "overshoot is what the deleveraged accounts paid beyond what the bankrupt positions could not. "
+        + ADL_RANK_SENTENCE,
+        "",
+        markdown_table(adl_rows, [("k", "figure", str), ("v", "value", str)]),
+    ]
+    return lines
+
+
+def contagion_section(summary: RunSummary) -> list[str]:
+    """The report's contagion table: each alt's drawdown over the leader's and their stress correlation.
+
+    Args:
+        summary: the run's summary (per-symbol ``contagion_*``).
+
+    Returns:
+        Lines of markdown (none when there is no alt with the figures).
+    """
+    leader = summary.leader or next(iter(summary.symbols), None)
+    rows = [
+        {
+            "symbol": sym,
+            "ratio": m.contagion_drawdown_ratio,
+            "corr": m.contagion_stress_corr,
+        }
+        for sym, m in summary.symbols.items()
+        if sym != leader and "contagion_drawdown_ratio" in m.model_fields_set
+    ]
+    if not rows:
+        return []
+    return [
+        "## Contagion",
+        "",
+        f"Each alt's maximum drawdown over {leader}'s (> 1: the alt fell further), and the correlation of "
+        f"their sampled log-returns in the stress window ({leader}'s worst fall, peak to trough).",
+        "",
+        markdown_table(
+            rows,
+            [
+                ("symbol", "symbol", str),
+                (
+                    "ratio",
+                    f"drawdown / {leader}'s (x)",
+                    lambda v: NOT_APPLICABLE if finite(v) is None else f"{v:.2f}",
+                ),
+                (
+                    "corr",
+                    "return correlation in the stress window",
+                    lambda v: NOT_APPLICABLE if finite(v) is None else f"{v:.2f}",
+                ),
+            ],
+        ),
+    ]
 
 
 def run_report_markdown(
@@ -155,29 +332,22 @@ def run_report_markdown(
         ]
     lines += ["## Settings", "", markdown_table(settings, [("k", "setting", str), ("v", "value", str)])]
     rows = [{"symbol": s, **m.to_json_dict()} for s, m in summary.symbols.items()]
-    lines += ["## Per symbol", "", markdown_table(rows, _SYMBOL_COLUMNS)]
+    for row in rows:  # no share of nothing: an em dash where nothing was liquidated
+        if not (finite(row.get("liquidations_long_usd")) or finite(row.get("liquidations_short_usd"))):
+            row["long_liq_share"] = None
+    lines += ["## Per symbol", "", markdown_table(rows, _symbol_columns(summary))]
     totals = summary.totals
     lines += [
         f"All symbols: {format_usd(totals.liquidations_long_usd)} of longs and "
         f"{format_usd(totals.liquidations_short_usd)} of shorts liquidated in "
-        f"{format_num(totals.liquidation_count)} events; {format_num(totals.adl_count)} ADL events; "
-        f"open interest {format_pct(totals.oi_change_pct)}.",
-        "",
-        "## Insurance fund",
-        "",
-        markdown_table(
-            [
-                {
-                    "start": summary.insurance_fund_start_usd,
-                    "min": summary.insurance_fund_min_usd,
-                    "end": summary.insurance_fund_end_usd,
-                }
-            ],
-            [("start", "start", format_usd), ("min", "minimum", format_usd), ("end", "end", format_usd)],
-        ),
-        "## Cascades",
+        f"{format_num(totals.liquidation_count)} events; {format_num(totals.adl_count)} ADL fills; "
+        f"open interest {format_pct(totals.oi_change_pct)}. Drawdowns are positive magnitudes "
+        "(5% = a 5% fall from the peak), as in summary.json.",
         "",
     ]
+    lines += contagion_section(summary)
+    lines += risk_section(summary)
+    lines += ["## Cascades", "", f"Definition: {cascade_definition_text(summary)}.", ""]
     cascades = [
         {
             "n": i + 1,
@@ -195,12 +365,13 @@ def run_report_markdown(
             markdown_table(
                 top.to_dict("records"),
                 [
-                    ("time_s", "time", format_hms),
+                    ("time_s", "time (h:m:s)", format_hms),
                     ("symbol", "symbol", str),
                     ("side", "side", str),
-                    ("notional_usd", "notional", format_usd),
-                    ("price_usd", "price", format_num),
-                    ("rank", "rank", format_num),
+                    ("notional_usd", "notional (USD)", format_usd),
+                    ("price_usd", "price (USD)", format_num),
+                    ("effective_leverage", "effective leverage (x)", format_num),
+                    ("rank", "rank (score)", format_num),
                 ],
             ),
         ]
@@ -296,8 +467,10 @@ def study_report_markdown(
     lines += [
         "## Fragility",
         "",
-        "Probabilities with 95% Wilson intervals; a cascade is any cascade found by "
-        "`model.metrics.summarize`; the drawdown is the leader's (first symbol's) maximum drawdown.",
+        "Probabilities with 95% Wilson intervals; a run has a cascade when `model.metrics.summarize` found "
+        "at least one (by default: a 3% move against one side within 15 minutes with 1% of open interest "
+        "liquidated), and ADL when any position was auto-deleveraged (P(ADL)); the drawdown is the "
+        "leader's (first symbol's) maximum drawdown, a positive magnitude; money in USD.",
         "",
     ]
     if len(frag):
@@ -308,6 +481,7 @@ def study_report_markdown(
         metrics = [("cascade", "P(cascade)")] + [
             (f"drawdown_{threshold_label(t)}", f"P(DD>={t:.0%})") for t in study.thresholds
         ]
+        metrics.append(("adl", "P(ADL)"))
         for rec in records:
             for metric, _ in metrics:
                 rec[f"_{metric}"] = _prob_ci(rec, metric)
@@ -315,8 +489,10 @@ def study_report_markdown(
         cols += [
             ("liquidated_usd_mean", "liquidated mean", format_usd),
             ("liquidated_usd_p90", "liquidated p90", format_usd),
-            ("alt_drawdown_pct_mean", "alt DD mean %", format_num),
-            ("alt_drawdown_pct_p90", "alt DD p90 %", format_num),
+            ("alt_drawdown_pct_mean", "alt DD mean (%)", _magnitude_pct),
+            ("alt_drawdown_pct_p90", "alt DD p90 (%)", _magnitude_pct),
+            ("insurance_fund_min_usd_mean", "fund min mean", format_usd),
+            ("insurance_fund_min_usd_p50", "fund min p50", format_usd),
         ]
         lines.append(markdown_table(records, cols))
     else:
@@ -380,6 +556,110 @@ def write_study_report(
     return path / "report.md"
 
 
+# --------------------------------------------------------------------------- comparison of runs
+
+
+_COMPARE_ROWS: list[tuple[str, Callable[[RunSummary], Any], Formatter]] = [
+    ("seed", lambda r: r.seed, format_num),
+    ("simulated time (h:m:s)", lambda r: r.sim_seconds, format_hms),
+    ("liquidated, longs + shorts (USD)", lambda r: r.totals.liquidated_usd, format_usd),
+    ("longs liquidated (USD)", lambda r: r.totals.liquidations_long_usd, format_usd),
+    ("shorts liquidated (USD)", lambda r: r.totals.liquidations_short_usd, format_usd),
+    ("liquidations (events)", lambda r: r.totals.liquidation_count, format_num),
+    ("ADL (fills)", lambda r: r.totals.adl_count, format_num),
+    ("ADL notional (USD)", lambda r: r.adl_notional_usd, format_usd),
+    ("ADL overshoot (USD)", lambda r: r.adl_overshoot_usd, format_usd),
+    ("first liquidation to first ADL (s)", lambda r: r.liquidation_to_adl_s, format_num),
+    ("cascades", lambda r: r.totals.cascade_count, format_num),
+    ("open interest change (%)", lambda r: r.totals.oi_change_pct, format_pct),
+    (
+        "leader max drawdown (%, magnitude)",
+        lambda r: getattr(r.leader_metrics, "max_drawdown_pct", None),
+        _magnitude_pct,
+    ),
+    ("insurance fund minimum (USD)", lambda r: r.insurance_fund_min_usd, format_usd),
+    ("insurance fund drawdown (% of start)", lambda r: r.insurance_fund_drawdown_pct, _magnitude_pct),
+    ("bad debt (USD)", lambda r: r.bad_debt_usd, format_usd),
+]
+
+
+def compare_markdown(labels: Sequence[str], summaries: Sequence[RunSummary], figures: Sequence[str]) -> str:
+    """The text of a comparison report: one column per run, one row per key metric.
+
+    Args:
+        labels: the runs' column headers (their directory names).
+        summaries: the runs' summaries, in the same order.
+        figures: figure paths relative to the report's directory.
+
+    Returns:
+        Markdown text.
+    """
+    lines = ["# Comparison of runs", ""]
+    lines += [f"- `{label}`: {s.name}, seed {s.seed}" for label, s in zip(labels, summaries, strict=True)]
+    lines.append("")
+    rows: list[dict[str, Any]] = []
+    for name, get, fmt in _COMPARE_ROWS:
+        row: dict[str, Any] = {"metric": name}
+        for i, s in enumerate(summaries):
+            row[f"r{i}"] = fmt(get(s))
+        rows.append(row)
+    for sym in dict.fromkeys(sym for s in summaries for sym in s.symbols):
+        row = {"metric": f"{sym} return (%)"}
+        for i, s in enumerate(summaries):
+            m = s.symbols.get(sym)
+            row[f"r{i}"] = format_pct(m.return_pct) if m is not None else NOT_APPLICABLE
+        rows.append(row)
+    cols: list[tuple[str, str] | tuple[str, str, Formatter]] = [("metric", "metric", str)]
+    cols += [(f"r{i}", label, str) for i, label in enumerate(labels)]
+    lines += ["## Key metrics", "", markdown_table(rows, cols)]
+    return _finish(lines, figures)
+
+
+def compare_runs(run_dirs: Sequence[str | Path], out_dir: str | Path, *, figures: bool = True) -> Path:
+    """Write a side-by-side report of two or more run directories: ``report.md`` and ``figures/``.
+
+    The table holds each run's key metrics (liquidations, ADL, cascades, drawdown, insurance fund); the
+    figures overlay the runs' mid prices per symbol and their cumulative liquidated notional.
+
+    Args:
+        run_dirs: the run directories (at least two), in the order of the columns.
+        out_dir: where to write (created).
+        figures: also render the overlaid figures.
+
+    Returns:
+        The path of the comparison's ``report.md``.
+
+    Raises:
+        ValueError: fewer than two runs.
+        ConfigError: one of them is not a run directory.
+    """
+    if len(run_dirs) < 2:
+        raise ValueError(f"compare needs at least two run directories, got {len(run_dirs)}")
+    runs = [load_run(d) for d in run_dirs]
+    labels = _unique_labels([Path(d).name or str(d) for d in run_dirs])
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rels: list[str] = []
+    if figures:
+        pngs = compare_figures(
+            {lab: r.timeseries for lab, r in zip(labels, runs, strict=True)}, out / "figures"
+        )
+        rels = [p.relative_to(out).as_posix() for p in pngs]
+    text = compare_markdown(labels, [r.summary for r in runs], rels)
+    (out / "report.md").write_text(text, encoding="utf-8")
+    return out / "report.md"
+
+
+def _unique_labels(names: Sequence[str]) -> list[str]:
+    """Directory names, made unique by a suffix where two runs share one."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
+
+
 # --------------------------------------------------------------------------- terminal
 
 
@@ -397,12 +677,11 @@ def summary_text(summary: RunSummary) -> str:
         f"simulated {format_hms(summary.sim_seconds)} in {format_num(summary.wall_seconds)} s wall",
         f"liquidated {format_usd(totals.liquidated_usd)} "
         f"({format_num(totals.liquidation_count)} events, {format_num(totals.adl_count)} ADL), "
-        f"{format_num(totals.cascade_count)} cascade(s)",
+        f"{format_num(totals.cascade_count)} cascade(s) ({cascade_definition_text(summary)})",
     ]
     for sym, m in summary.symbols.items():
-        drawdown = -abs(finite(m.max_drawdown_pct) or 0.0)
         parts.append(
-            f"{sym}: return {format_pct(m.return_pct)}, max drawdown {format_pct(drawdown)}, "
+            f"{sym}: return {format_pct(m.return_pct)}, max drawdown {_magnitude_pct(m.max_drawdown_pct)}, "
             f"OI {format_pct(m.oi_change_pct)}"
         )
     return "\n".join(parts)

@@ -103,6 +103,12 @@ class SymbolSummary(SummaryRecord):
             written before it existed; so are the next two).
         long_liq_max_week_usd: the worst trailing 7 days of long liquidations, USD.
         long_liq_share: long liquidated notional over all liquidated notional, a fraction (0 when none).
+        adl_notional_usd: notional closed by auto-deleveraging, USD (None in summaries written before
+            it; so are the next two).
+        contagion_drawdown_ratio: this symbol's max drawdown over the leader's (> 1: it fell further;
+            alts only, None when the leader did not fall).
+        contagion_stress_corr: correlation of this symbol's sampled log-returns with the leader's in the
+            leader's worst fall (peak to trough; alts only, None when too short).
     """
 
     return_pct: Metric = Field(description="change of the mid over the run, percent")
@@ -119,6 +125,11 @@ class SymbolSummary(SummaryRecord):
     long_liq_max_day_usd: Metric = Field(default=None, description="worst 24 h of long liquidations, USD")
     long_liq_max_week_usd: Metric = Field(default=None, description="worst 7 d of long liquidations, USD")
     long_liq_share: Metric = Field(default=None, description="long / all liquidated notional, fraction")
+    adl_notional_usd: Metric = Field(default=None, description="notional closed by ADL, USD")
+    contagion_drawdown_ratio: Metric = Field(default=None, description="max drawdown / the leader's")
+    contagion_stress_corr: Metric = Field(
+        default=None, description="return correlation with the leader in its worst fall"
+    )
 
 
 class CascadeSummary(SummaryRecord):
@@ -129,8 +140,11 @@ class CascadeSummary(SummaryRecord):
         side: the liquidated side: ``long`` (a fall that liquidated longs) or ``short`` (a squeeze).
         start_s: start of the episode, simulated seconds from the start of the run.
         end_s: end of the episode, simulated seconds.
-        drop_pct: the signed price move over the episode, percent (negative for a long cascade).
+        drop_pct: the signed price change from the episode's first to its last sample, percent.
         liquidated_usd: notional of the liquidated side over the episode, USD.
+        move_pct: the move the detection measures, over the whole episode: minus the largest
+            peak-to-trough fall (a long cascade) or the largest trough-to-peak rise (a short one),
+            percent; at least the definition's ``min_drop`` in size (None in summaries written before it).
     """
 
     symbol: str
@@ -139,6 +153,9 @@ class CascadeSummary(SummaryRecord):
     end_s: float = Field(description="end, simulated seconds")
     drop_pct: Metric = Field(description="signed price move over the episode, percent")
     liquidated_usd: Metric = Field(description="liquidated notional of that side, USD")
+    move_pct: Metric = Field(
+        default=None, description="the detected move over the episode (peak to trough / trough to peak), %"
+    )
 
 
 class RunTotals(SummaryRecord):
@@ -193,9 +210,36 @@ class RunSummary(SummaryRecord):
         maker_withdrawals: market-maker withdrawals (liquidity pulled).
         reentries: leveraged traders that came back after a liquidation.
         fund_inventory_lots: the insurance fund's position per symbol at the end, lots (signed).
+        insurance_fund_peak_usd: the fund's highest sampled balance (at least the start), USD.
+        insurance_fund_drawdown_usd: start - minimum, USD (>= 0; a positive magnitude, like
+            ``max_drawdown_pct``).
+        insurance_fund_drawdown_pct: that drawdown over the start, percent (>= 0).
+        insurance_fund_exhausted_s: first sample at which the fund was <= 0, simulated seconds (None:
+            never).
+        insurance_fund_paid_usd: losses the fund took over (at the mark) plus negative wallets it made
+            whole, USD.
+        first_liquidation_s: time of the first liquidation, simulated seconds (None: none).
+        first_adl_s: time of the first ADL fill, simulated seconds (None: none).
+        liquidation_to_adl_s: first ADL - first liquidation, seconds (None without ADL).
+        adl_notional_usd: notional closed by ADL, all symbols, USD.
+        adl_notional_by_symbol_usd: that per symbol (symbols with ADL only), USD.
+        adl_share_below_1x: share of the ADL notional closed on accounts below 1x effective leverage,
+            a fraction (None without ADL).
+        adl_share_below_3x: the same below 3x.
+        adl_rounds: ADL rounds (one per bankrupt position the fund could not absorb).
+        adl_shortfall_usd: per round, closing its lots at the bankruptcy price against the mark, summed,
+            USD (see ``docs/adl_overshoot.md``).
+        adl_haircut_usd: what the ADL closes cost the deleveraged accounts against the mark, USD.
+        adl_overshoot_usd: per round max(0, haircut - shortfall), summed, USD.
+        cascade_definition: the thresholds the cascades were found with
+            (``model.metrics.CascadeDefinition``: ``min_drop``, ``window_s``, ``min_liq_share_of_oi``,
+            ``min_liquidated_usd``).
         totals: all symbols together.
         symbols: symbol -> its metrics, in the config's order.
         cascades: the cascades found, by start time.
+
+    The keys from ``insurance_fund_peak_usd`` to ``cascade_definition`` were added after the first
+    release: None in summaries written before them.
     """
 
     name: str
@@ -220,6 +264,27 @@ class RunSummary(SummaryRecord):
     maker_withdrawals: int = Field(description="market-maker withdrawals")
     reentries: int = Field(description="leveraged traders that re-entered after a liquidation")
     fund_inventory_lots: list[int] = Field(description="insurance fund position per symbol, lots")
+    insurance_fund_peak_usd: Metric = Field(default=None, description="highest fund balance, USD")
+    insurance_fund_drawdown_usd: Metric = Field(default=None, description="fund start - min, USD")
+    insurance_fund_drawdown_pct: Metric = Field(default=None, description="fund drawdown / start, %")
+    insurance_fund_exhausted_s: Metric = Field(default=None, description="first time fund <= 0, s")
+    insurance_fund_paid_usd: Metric = Field(default=None, description="losses the fund paid, USD")
+    first_liquidation_s: Metric = Field(default=None, description="first liquidation, simulated s")
+    first_adl_s: Metric = Field(default=None, description="first ADL fill, simulated s")
+    liquidation_to_adl_s: Metric = Field(default=None, description="first ADL - first liquidation, s")
+    adl_notional_usd: Metric = Field(default=None, description="ADL notional, USD")
+    adl_notional_by_symbol_usd: dict[str, Metric] | None = Field(
+        default=None, description="ADL notional per symbol, USD"
+    )
+    adl_share_below_1x: Metric = Field(default=None, description="ADL notional share below 1x, fraction")
+    adl_share_below_3x: Metric = Field(default=None, description="ADL notional share below 3x, fraction")
+    adl_rounds: int | None = Field(default=None, description="ADL rounds")
+    adl_shortfall_usd: Metric = Field(default=None, description="ADL shortfall vs the mark, USD")
+    adl_haircut_usd: Metric = Field(default=None, description="ADL haircut vs the mark, USD")
+    adl_overshoot_usd: Metric = Field(default=None, description="ADL overshoot, USD")
+    cascade_definition: dict[str, float] | None = Field(
+        default=None, description="the cascade thresholds used"
+    )
     totals: RunTotals
     symbols: dict[str, SymbolSummary]
     cascades: list[CascadeSummary]

@@ -8,6 +8,7 @@ fractions; ``*_pct`` values are percentages.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,74 @@ from numpy.typing import ArrayLike, NDArray
 CASCADE_WINDOW_S = 900.0  # a cascade is judged over 15-minute windows
 CASCADE_DROP = 0.03  # price move against the liquidated side of at least 3% ...
 CASCADE_LIQ_SHARE = 0.01  # ... with liquidations of at least 1% of open interest in the window
+
+ADL_LEVERAGE_BANDS = (1.0, 3.0)
+"""Effective-leverage bounds of :func:`adl_metrics`' shares (``adl_share_below_1x``, ``..._3x``)."""
+
+
+@dataclass(frozen=True)
+class CascadeDefinition:
+    """What counts as a liquidation cascade (:func:`detect_cascades`), with today's defaults.
+
+    A window of at most ``window_s`` seconds of one symbol is a *hit* for the long side when the price at
+    its end is at least ``min_drop`` below the highest price in the window and the longs liquidated in
+    it reach both ``min_liq_share_of_oi`` of the open interest at the window's start and
+    ``min_liquidated_usd``; the short side mirrors it (a rise from the window's lowest price, shorts
+    liquidated). Overlapping hits of one symbol and side merge into one episode. An episode's reported
+    ``move_pct`` is measured the same way (peak to trough for longs, trough to peak for shorts, within
+    the episode), so it is never smaller in size than ``min_drop``.
+
+    Attributes:
+        min_drop: the price move against the liquidated side, a fraction (0.03 = 3%).
+        window_s: the longest window, simulated seconds (900 = 15 minutes).
+        min_liq_share_of_oi: liquidated notional of that side in the window over the symbol's open
+            interest at the window's start, a fraction (0.01 = 1%).
+        min_liquidated_usd: an absolute floor on that notional, USD (0: none).
+    """
+
+    min_drop: float = CASCADE_DROP
+    window_s: float = CASCADE_WINDOW_S
+    min_liq_share_of_oi: float = CASCADE_LIQ_SHARE
+    min_liquidated_usd: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        """The fields as a JSON-safe dict (``summary.json``'s ``cascade_definition``).
+
+        Returns:
+            Field name -> value.
+        """
+        return {k: float(v) for k, v in asdict(self).items()}
+
+    def describe(self) -> str:
+        """One sentence for reports and the terminal.
+
+        Returns:
+            The definition in words.
+        """
+        return describe_cascade_definition(self.as_dict())
+
+
+def describe_cascade_definition(definition: dict[str, Any]) -> str:
+    """A cascade definition (:meth:`CascadeDefinition.as_dict`) in one sentence.
+
+    Args:
+        definition: the fields of a :class:`CascadeDefinition`.
+
+    Returns:
+        The sentence.
+    """
+    d = {**CascadeDefinition().as_dict(), **definition}
+    floor = d["min_liquidated_usd"]
+    return (
+        f"a cascade is a price move of at least {d['min_drop'] * 100:g}% against one side within "
+        f"{d['window_s'] / 60:g} minutes while that side's liquidations reach "
+        f"{d['min_liq_share_of_oi'] * 100:g}% "
+        "of the open interest" + (f" and ${floor:,.0f}" if floor > 0 else "") + " in the same window"
+    )
+
+
+DEFAULT_CASCADE = CascadeDefinition()
+"""Today's definition: 3% within 15 minutes with 1% of open interest liquidated."""
 
 
 def max_drawdown(prices: ArrayLike) -> float:
@@ -71,20 +140,28 @@ def rolling_liquidations(timeseries: pd.DataFrame, symbol: str, window_s: float)
 
 
 def detect_cascades(
-    timeseries: pd.DataFrame,
-    window_s: float = CASCADE_WINDOW_S,
-    drop: float = CASCADE_DROP,
-    liq_share: float = CASCADE_LIQ_SHARE,
+    timeseries: pd.DataFrame, definition: CascadeDefinition | None = None
 ) -> list[dict[str, Any]]:
-    """Episodes where price moved by ``drop`` and liquidations reached ``liq_share`` of OI in a window.
+    """Episodes where the price moved against one side while that side was liquidated heavily.
 
     A long cascade is a fall with long liquidations, a short cascade (squeeze) a rise with short
-    liquidations. Overlapping windows of one symbol and side merge into one episode.
+    liquidations; :class:`CascadeDefinition` says what a hit window is. Overlapping hit windows of one
+    symbol and side merge into one episode.
+
+    Args:
+        timeseries: the sampled series (``mid``, ``open_interest_usd``, ``liq_long_usd``,
+            ``liq_short_usd`` per ``time_s`` and ``symbol``).
+        definition: the thresholds (default: :data:`DEFAULT_CASCADE`).
 
     Returns:
-        Dicts with ``symbol``, ``side`` (the liquidated side), ``start_s``, ``end_s``, ``drop_pct`` (the
-        signed price move over the episode, %), ``liquidated_usd``.
+        Dicts with ``symbol``, ``side`` (the liquidated side), ``start_s``, ``end_s`` (simulated
+        seconds), ``drop_pct`` (the signed price change from the episode's first to its last sample,
+        %), ``liquidated_usd`` (that side's notional over the episode, USD) and ``move_pct`` (the move
+        the detection measures, over the whole episode: minus the largest peak-to-trough fall for a long
+        cascade, the largest trough-to-peak rise for a short one, %; at least ``min_drop`` in size).
     """
+    d = definition or DEFAULT_CASCADE
+    window_s, drop, liq_share = d.window_s, d.min_drop, d.min_liq_share_of_oi
     episodes: list[dict[str, Any]] = []
     for symbol in timeseries["symbol"].unique():
         g = symbol_frame(timeseries, symbol)
@@ -106,7 +183,11 @@ def detect_cascades(
                 window = price[j : i + 1]
                 move = (window[-1] / window.max() - 1.0) if sign < 0 else (window[-1] / window.min() - 1.0)
                 liquidated = cum[i] - cum[j]
-                if sign * move >= drop and liquidated >= liq_share * max(oi[j], 1.0):
+                if (
+                    sign * move >= drop
+                    and liquidated >= liq_share * max(oi[j], 1.0)
+                    and liquidated >= d.min_liquidated_usd
+                ):
                     hits.append((j, i))
             for j0, i0 in hits:
                 if episodes and episodes[-1]["symbol"] == symbol and episodes[-1]["side"] == side:
@@ -124,6 +205,8 @@ def detect_cascades(
                 idx = np.flatnonzero(mask)
                 ep["drop_pct"] = float((price[idx[-1]] / price[idx[0]] - 1.0) * 100.0)
                 ep["liquidated_usd"] = float(cum[idx[-1]] - (cum[idx[0] - 1] if idx[0] > 0 else 0.0))
+                seg = price[idx]
+                ep["move_pct"] = (-max_drawdown(seg) if sign < 0 else max_drawup(seg)) * 100.0
     return sorted(episodes, key=lambda e: (e["start_s"], e["symbol"]))
 
 
@@ -136,6 +219,126 @@ def contagion_ratio(timeseries: pd.DataFrame, leader: str = "BTC") -> dict[str, 
             dd = max_drawdown(symbol_frame(timeseries, symbol)["mid"])
             out[symbol] = dd / lead if lead > 0 else float("nan")
     return out
+
+
+def stress_window(timeseries: pd.DataFrame, leader: str) -> tuple[float, float] | None:
+    """The leader's worst fall: from the peak before its maximum drawdown to the trough, simulated seconds.
+
+    Args:
+        timeseries: the sampled series.
+        leader: the symbol whose fall defines the window (the first symbol, BTC in the presets).
+
+    Returns:
+        ``(start_s, end_s)``, or None when the leader never fell (or has fewer than two samples).
+    """
+    g = symbol_frame(timeseries, leader)
+    p = g["mid"].to_numpy(dtype=np.float64)
+    if len(p) < 2 or not np.isfinite(p).all():
+        return None
+    peak = np.maximum.accumulate(p)
+    dd = 1.0 - p / peak
+    trough = int(np.argmax(dd))
+    if dd[trough] <= 0:
+        return None
+    start = int(np.flatnonzero(p[: trough + 1] == peak[trough])[0])
+    t = g["time_s"].to_numpy(dtype=np.float64)
+    return float(t[start]), float(t[trough])
+
+
+def contagion(timeseries: pd.DataFrame, leader: str) -> dict[str, dict[str, float | None]]:
+    """How each alt followed the leader: drawdown ratio and return correlation in the stress window.
+
+    ``drawdown_ratio`` is :func:`contagion_ratio` (the alt's maximum drawdown over the leader's, over the
+    whole run; > 1: the alt fell further). ``stress_corr`` is the Pearson correlation of the sampled
+    log-returns of the alt and the leader inside :func:`stress_window` (None when the window holds
+    fewer than three returns or a series is constant).
+
+    Args:
+        timeseries: the sampled series.
+        leader: the leader symbol.
+
+    Returns:
+        Alt symbol -> ``{"drawdown_ratio": float | None, "stress_corr": float | None}``.
+    """
+    ratios = contagion_ratio(timeseries, leader)
+    window = stress_window(timeseries, leader)
+    lead = symbol_frame(timeseries, leader)
+    out: dict[str, dict[str, float | None]] = {}
+    for symbol, ratio in ratios.items():
+        corr: float | None = None
+        if window is not None:
+            alt = symbol_frame(timeseries, symbol)
+            a_in = alt["time_s"].between(window[0], window[1])
+            b_in = lead["time_s"].between(window[0], window[1])
+            a = np.log(alt.loc[a_in, "mid"].to_numpy(dtype=np.float64))
+            b = np.log(lead.loc[b_in, "mid"].to_numpy(dtype=np.float64))
+            ra, rb = np.diff(a), np.diff(b)
+            if len(ra) == len(rb) and len(ra) >= 3 and ra.std() > 0 and rb.std() > 0:
+                corr = float(np.corrcoef(ra, rb)[0, 1])
+        out[symbol] = {"drawdown_ratio": ratio if np.isfinite(ratio) else None, "stress_corr": corr}
+    return out
+
+
+def adl_metrics(adl: pd.DataFrame) -> dict[str, Any]:
+    """Who bore the auto-deleveraging: notional per symbol and by effective leverage.
+
+    Args:
+        adl: the ADL events (``ADL_COLUMNS``: ``symbol``, ``notional_usd``, ``effective_leverage``).
+
+    Returns:
+        ``adl_notional_usd`` (all fills, USD), ``adl_notional_by_symbol_usd`` (symbol -> USD, symbols with
+        ADL only), ``adl_share_below_1x`` and ``adl_share_below_3x`` (the share of the ADL notional closed
+        on accounts whose effective leverage was below 1x / 3x, fractions; None without ADL).
+    """
+    if adl is None or len(adl) == 0:
+        return {
+            "adl_notional_usd": 0.0,
+            "adl_notional_by_symbol_usd": {},
+            "adl_share_below_1x": None,
+            "adl_share_below_3x": None,
+        }
+    notional = adl["notional_usd"].to_numpy(dtype=np.float64)
+    lev = adl["effective_leverage"].to_numpy(dtype=np.float64)
+    total = float(notional.sum())
+    by_symbol = adl.groupby("symbol", sort=False)["notional_usd"].sum()
+    out: dict[str, Any] = {
+        "adl_notional_usd": total,
+        "adl_notional_by_symbol_usd": {str(k): float(v) for k, v in by_symbol.items()},
+    }
+    for bound in ADL_LEVERAGE_BANDS:
+        share = float(notional[lev < bound].sum()) / total if total > 0 else None
+        out[f"adl_share_below_{bound:g}x"] = share
+    return out
+
+
+def insurance_fund_profile(
+    times_s: ArrayLike, balance_usd: ArrayLike, start_usd: float, minimum_usd: float
+) -> dict[str, float | None]:
+    """The insurance fund's peak, drawdown and the first time it ran dry.
+
+    Args:
+        times_s: sample times, simulated seconds.
+        balance_usd: the fund's balance at those times, USD.
+        start_usd: its balance at the start, USD.
+        minimum_usd: its lowest balance (the engine's, checked every step), USD.
+
+    Returns:
+        ``insurance_fund_peak_usd`` (the highest sampled balance, at least the start, USD),
+        ``insurance_fund_drawdown_usd`` (start - minimum, USD, >= 0),
+        ``insurance_fund_drawdown_pct`` (that over the start, percent, >= 0; None for an empty fund) and
+        ``insurance_fund_exhausted_s`` (the first sample at which the balance was <= 0, simulated
+        seconds; None when it never was).
+    """
+    t = np.asarray(times_s, dtype=np.float64)
+    b = np.asarray(balance_usd, dtype=np.float64)
+    dry = np.flatnonzero(b <= 0.0)
+    drawdown = max(0.0, float(start_usd) - float(minimum_usd))
+    return {
+        "insurance_fund_peak_usd": max(float(start_usd), float(b.max()) if len(b) else float(start_usd)),
+        "insurance_fund_drawdown_usd": drawdown,
+        "insurance_fund_drawdown_pct": drawdown / float(start_usd) * 100.0 if start_usd > 0 else None,
+        "insurance_fund_exhausted_s": float(t[dry[0]]) if len(dry) else None,
+    }
 
 
 def autocorrelation(x: ArrayLike, lag: int) -> float:
@@ -221,7 +424,12 @@ def deleveraging_profile(timeseries: pd.DataFrame, symbol: str = "BTC") -> dict[
     }
 
 
-def summarize(timeseries: pd.DataFrame, liquidations: pd.DataFrame, adl: pd.DataFrame) -> dict[str, Any]:
+def summarize(
+    timeseries: pd.DataFrame,
+    liquidations: pd.DataFrame,
+    adl: pd.DataFrame,
+    definition: CascadeDefinition | None = None,
+) -> dict[str, Any]:
     """Per-symbol metrics and the cascades of a run (the keys of ``summary.json``).
 
     Per symbol: ``return_pct``, ``max_drawdown_pct``, ``liquidations_long_usd``,
@@ -229,9 +437,22 @@ def summarize(timeseries: pd.DataFrame, liquidations: pd.DataFrame, adl: pd.Data
     ``oi_change_pct``, ``realized_vol`` (per sqrt(day)), ``volume_usd``, and from
     :func:`long_liquidation_peaks` ``long_liq_max_day_usd`` and ``long_liq_max_week_usd``, and
     ``long_liq_share`` (long / all liquidated notional), so that studies can measure how persistent
-    the clearing is.
+    the clearing is; then ``adl_notional_usd`` (USD closed by ADL in that symbol) and, for every symbol
+    but the leader (the first), ``contagion_drawdown_ratio`` and ``contagion_stress_corr`` (see
+    :func:`contagion`).
+
+    Args:
+        timeseries: the sampled series.
+        liquidations: the liquidation events.
+        adl: the ADL events.
+        definition: what counts as a cascade (default: :data:`DEFAULT_CASCADE`).
+
+    Returns:
+        ``symbols`` (symbol -> metrics), ``cascades`` (:func:`detect_cascades`) and
+        ``cascade_definition`` (the definition used, :meth:`CascadeDefinition.as_dict`).
     """
-    symbols: dict[str, dict[str, float]] = {}
+    definition = definition or DEFAULT_CASCADE
+    symbols: dict[str, dict[str, Any]] = {}
     sample_s = (
         float(np.median(np.diff(np.unique(timeseries["time_s"]))))
         if timeseries["time_s"].nunique() > 1
@@ -261,4 +482,16 @@ def summarize(timeseries: pd.DataFrame, liquidations: pd.DataFrame, adl: pd.Data
         )
         liquidated = metrics["liquidations_long_usd"] + metrics["liquidations_short_usd"]
         metrics["long_liq_share"] = metrics["liquidations_long_usd"] / liquidated if liquidated > 0 else 0.0
-    return {"symbols": symbols, "cascades": detect_cascades(timeseries)}
+        metrics["adl_notional_usd"] = (
+            float(adl.loc[adl["symbol"] == symbol, "notional_usd"].sum()) if len(adl) else 0.0
+        )
+    names = list(symbols)
+    if names:
+        for symbol, c in contagion(timeseries, names[0]).items():
+            symbols[symbol]["contagion_drawdown_ratio"] = c["drawdown_ratio"]
+            symbols[symbol]["contagion_stress_corr"] = c["stress_corr"]
+    return {
+        "symbols": symbols,
+        "cascades": detect_cascades(timeseries, definition),
+        "cascade_definition": definition.as_dict(),
+    }

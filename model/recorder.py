@@ -23,6 +23,7 @@ import pandas as pd
 from model.exchange import MICRO
 from model.ledger import Ledger
 from model.liquidation import ADL_COLUMNS, LIQUIDATION_COLUMNS
+from model.metrics import DEFAULT_CASCADE, adl_metrics, insurance_fund_profile
 
 if TYPE_CHECKING:
     from model.market import CryptoMarket
@@ -143,13 +144,32 @@ class Recorder:
         return pd.DataFrame(self.market.engine.adl_events, columns=list(ADL_COLUMNS))
 
     def summary_extras(self) -> dict[str, Any]:
-        """Run-level figures the metrics cannot derive from the frames (USD, counts, lots)."""
+        """Run-level figures of the exchange and its risk engine for ``summary.json``.
+
+        The first keys (insurance fund start/min/end ... ``fund_inventory_lots``) are the original ones;
+        the risk figures follow, in this order (USD unless named otherwise; see ``docs/adl_overshoot.md``):
+
+        - ``insurance_fund_peak_usd``, ``insurance_fund_drawdown_usd`` (start - min),
+          ``insurance_fund_drawdown_pct`` (that over the start, %), ``insurance_fund_exhausted_s`` (first
+          sample with the fund <= 0, simulated seconds; None: never), ``insurance_fund_paid_usd`` (losses
+          the fund took over at the mark plus negative wallets it made whole);
+        - ``first_liquidation_s``, ``first_adl_s`` (simulated seconds; None: none) and
+          ``liquidation_to_adl_s`` (their difference; None without ADL);
+        - ``adl_notional_usd``, ``adl_notional_by_symbol_usd``, ``adl_share_below_1x``,
+          ``adl_share_below_3x`` (:func:`model.metrics.adl_metrics`), ``adl_rounds`` (ADL rounds),
+          ``adl_shortfall_usd``, ``adl_haircut_usd`` and ``adl_overshoot_usd`` (the engine's
+          accumulators);
+        - ``cascade_definition``: the default :class:`model.metrics.CascadeDefinition`, which
+          ``model.metrics.summarize`` uses unless it is given another.
+        """
         market = self.market
         ex = market.exchange
-        return {
-            "insurance_fund_start_usd": ex.insurance_fund_start_micro / MICRO,
-            "insurance_fund_min_usd": min(market.engine.fund_min_micro, ex.insurance_fund_start_micro)
-            / MICRO,
+        eng = market.engine
+        start = ex.insurance_fund_start_micro / MICRO
+        minimum = min(eng.fund_min_micro, ex.insurance_fund_start_micro) / MICRO
+        out: dict[str, Any] = {
+            "insurance_fund_start_usd": start,
+            "insurance_fund_min_usd": minimum,
             "insurance_fund_end_usd": ex.insurance_fund_usd,
             "bad_debt_usd": ex.ledger.bad_debt_micro / MICRO,
             "book_messages": ex.messages,
@@ -159,3 +179,25 @@ class Recorder:
             "reentries": market.reentries,
             "fund_inventory_lots": [int(v) for v in ex.ledger.pos[Ledger.FUND]],
         }
+        samples = self.datacollector.model_vars
+        times = samples.get("time_s", [])
+        fund = [row[0] if len(row) else start for row in samples.get("insurance_fund_usd", [])]
+        out.update(insurance_fund_profile(times, fund, start, minimum))
+        fund_col = LIQUIDATION_COLUMNS.index("fund_delta_usd")
+        kind_col = LIQUIDATION_COLUMNS.index("kind")
+        deltas = [e[fund_col] for e in eng.events if e[kind_col] == "takeover"]
+        taken = sum(-float(d) for d in deltas if isinstance(d, int | float) and d < 0)
+        out["insurance_fund_paid_usd"] = taken + eng.deficits_covered_micro / MICRO
+        first_liq, first_adl = eng.first_liquidation_s, eng.first_adl_s
+        out["first_liquidation_s"] = first_liq
+        out["first_adl_s"] = first_adl
+        out["liquidation_to_adl_s"] = (
+            first_adl - first_liq if first_adl is not None and first_liq is not None else None
+        )
+        out.update(adl_metrics(self.adl_frame()))
+        out["adl_rounds"] = int(eng.adl_rounds)
+        out["adl_shortfall_usd"] = eng.adl_shortfall_micro / MICRO
+        out["adl_haircut_usd"] = eng.adl_haircut_micro / MICRO
+        out["adl_overshoot_usd"] = eng.adl_overshoot_micro / MICRO
+        out["cascade_definition"] = DEFAULT_CASCADE.as_dict()
+        return out

@@ -24,8 +24,8 @@ tests that reproduce each venue's worked example):
   8 h in Binance's form, premium at the mid; ADL by PnL% x leverage. Numbers for which we found no
   separate Bybit source (the liquidation fee, funding cap, price band) are Binance's, marked below.
 
-Binance's premium at the impact bid/ask is the one published rule not applied yet (:data:`FAITHFUL`). All use a 5% price band around the mark (Binance's PERCENT_PRICE filter, Hyperliquid's
-oracle band).
+Binance's premium at the impact bid/ask is the one published rule not applied yet (:data:`FAITHFUL`).
+All use a 5% price band around the mark (Binance's PERCENT_PRICE filter, Hyperliquid's oracle band).
 """
 
 from __future__ import annotations

@@ -8,7 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model.metrics import deleveraging_profile, detect_cascades, max_drawdown, max_drawup
+from model.metrics import (
+    CASCADE_DROP,
+    DEFAULT_CASCADE,
+    CascadeDefinition,
+    adl_metrics,
+    contagion,
+    deleveraging_profile,
+    detect_cascades,
+    insurance_fund_profile,
+    max_drawdown,
+    max_drawup,
+    stress_window,
+    summarize,
+)
 
 DAY = 86_400.0
 
@@ -68,3 +81,73 @@ def test_a_fall_with_liquidations_is_a_cascade_and_a_fall_without_is_not() -> No
     assert len(found) == 1 and found[0]["side"] == "long"
     assert found[0]["liquidated_usd"] == pytest.approx(20.0)
     assert detect_cascades(without) == []
+
+
+def test_the_reported_move_of_a_cascade_is_the_detected_one_and_reaches_the_threshold() -> None:
+    # a rise to 104 then a fall to 100.5: first-to-last is +0.5% (the old, misleading "drop"), but the
+    # detection saw 104 -> 100.5 = -3.37% within 15 minutes, and that is the move reported
+    mid = [100.0, 104.0, 103.0, 101.0, 100.5]
+    found = detect_cascades(_series(mid, [0.0, 0.0, 10.0, 10.0, 0.0], [0.0] * 5, [1000.0] * 5, 60.0))
+    assert len(found) == 1
+    assert found[0]["drop_pct"] == pytest.approx(0.5)
+    assert found[0]["move_pct"] == pytest.approx((100.5 / 104.0 - 1) * 100)
+    assert found[0]["move_pct"] <= -CASCADE_DROP * 100
+
+
+def test_the_cascade_definition_sets_the_thresholds() -> None:
+    mid = [100.0, 99.0, 97.0, 95.0, 95.0]
+    ts = _series(mid, [0.0, 5.0, 10.0, 5.0, 0.0], [0.0] * 5, [1000.0] * 5, 60.0)
+    assert CascadeDefinition(0.03, 900.0, 0.01, 0.0) == DEFAULT_CASCADE
+    assert len(detect_cascades(ts, CascadeDefinition())) == 1
+    assert detect_cascades(ts, CascadeDefinition(min_drop=0.06)) == []  # a 5% fall is not 6%
+    assert detect_cascades(ts, CascadeDefinition(window_s=60.0)) == []  # no 3% within one minute
+    assert detect_cascades(ts, CascadeDefinition(min_liq_share_of_oi=0.05)) == []  # $20 < 5% of $1,000
+    assert detect_cascades(ts, CascadeDefinition(min_liquidated_usd=25.0)) == []
+    summary = summarize(
+        ts.assign(volume_usd=0.0), pd.DataFrame(), pd.DataFrame(), CascadeDefinition(min_drop=0.06)
+    )
+    assert summary["cascades"] == [] and summary["cascade_definition"]["min_drop"] == 0.06
+    assert "at least 3% against one side within 15 minutes" in DEFAULT_CASCADE.describe()
+
+
+def test_adl_metrics_of_a_hand_built_adl_table() -> None:
+    adl = pd.DataFrame(
+        {
+            "symbol": ["BTC", "BTC", "ETH", "ETH"],
+            "notional_usd": [600.0, 200.0, 150.0, 50.0],
+            "effective_leverage": [0.2, 2.5, 0.9, 4.0],
+        }
+    )
+    m = adl_metrics(adl)
+    assert m["adl_notional_usd"] == 1000.0
+    assert m["adl_notional_by_symbol_usd"] == {"BTC": 800.0, "ETH": 200.0}
+    assert m["adl_share_below_1x"] == pytest.approx(0.75)  # 600 + 150
+    assert m["adl_share_below_3x"] == pytest.approx(0.95)  # + 200
+    none = adl_metrics(adl.iloc[:0])
+    assert none["adl_notional_usd"] == 0.0 and none["adl_share_below_1x"] is None
+
+
+def test_insurance_fund_profile_peak_drawdown_and_exhaustion() -> None:
+    p = insurance_fund_profile([0, 30, 60, 90], [100.0, 120.0, 0.0, 10.0], start_usd=100.0, minimum_usd=-5.0)
+    assert p == {
+        "insurance_fund_peak_usd": 120.0,
+        "insurance_fund_drawdown_usd": 105.0,
+        "insurance_fund_drawdown_pct": 105.0,
+        "insurance_fund_exhausted_s": 60.0,
+    }
+    calm = insurance_fund_profile([0, 30], [100.0, 101.0], start_usd=100.0, minimum_usd=100.0)
+    assert calm["insurance_fund_exhausted_s"] is None and calm["insurance_fund_drawdown_usd"] == 0.0
+
+
+def test_contagion_in_the_leader_s_worst_fall() -> None:
+    t = np.arange(8) * 60.0
+    btc = [100.0, 102.0, 101.0, 99.0, 96.0, 92.0, 95.0, 97.0]  # worst fall: 102 (60 s) -> 92 (300 s)
+    eth = [50.0, 51.0, 50.0, 48.0, 45.0, 40.0, 42.0, 41.0]
+    ts = pd.DataFrame(
+        {"time_s": np.concatenate([t, t]), "symbol": ["BTC"] * 8 + ["ETH"] * 8, "mid": btc + eth}
+    )
+    assert stress_window(ts, "BTC") == (60.0, 300.0)
+    c = contagion(ts, "BTC")["ETH"]
+    assert c["drawdown_ratio"] == pytest.approx((1 - 40 / 51) / (1 - 92 / 102))
+    rb, re = np.diff(np.log(btc[1:6])), np.diff(np.log(eth[1:6]))
+    assert c["stress_corr"] == pytest.approx(float(np.corrcoef(re, rb)[0, 1]))
