@@ -808,7 +808,9 @@ class MarketParams(StrictModel):
                     f"max leverage 1/imr = {tier_max:g}x"
                 )
         for i, s in enumerate(self.symbols):
-            tiers = s.tiers_on(venue)
+            # the config's own brackets; a venue's published per-symbol table (symbol_tiers) caps a
+            # symbol's leverage as the venue would, at the lower of the two (SymbolParams.max_leverage_on)
+            tiers = s.tiers or venue.tiers
             if s.max_leverage is not None and tiers:
                 tier_max = 1 / tiers[0].imr
                 if s.max_leverage > tier_max + 1e-9:
