@@ -182,7 +182,8 @@ class ExperimentConfig(StrictModel):
         steps = self.duration_hours * 3600 / self.dt_seconds
         if steps > MAX_STEPS:
             problems.append(
-                f"dt_seconds: {self.duration_hours:g} h at {self.dt_seconds:g} s per step is {steps:.4g} steps; "
+                f"dt_seconds: {self.duration_hours:g} h at {self.dt_seconds:g} s per step is "
+                f"{steps:.4g} steps; "
                 f"a run holds at most {MAX_STEPS:_} (raise dt_seconds or shorten duration_hours)"
             )
         samples = self.duration_hours * 3600 / self.sample_seconds
@@ -362,7 +363,8 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise ConfigError(
         [
-            f"{clip(str(name_or_path))}: no such file, and not a shipped scenario ({hint}known: {', '.join(known)})"
+            f"{clip(str(name_or_path))}: no such file, and not a shipped scenario "
+            f"({hint}known: {', '.join(known)})"
         ]
     )
 
