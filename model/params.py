@@ -79,6 +79,18 @@ class StrictModel(BaseModel):
         extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False, strict=True
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _numpy_scalars(cls, data: object) -> object:
+        # numpy numbers from a notebook are numbers (strict mode would refuse np.int64); np.bool_ stays
+        # what it is, so it is refused where a number is expected, like a bool
+        if isinstance(data, dict) and any(isinstance(v, np.integer | np.floating) for v in data.values()):
+            return {
+                k: int(v) if isinstance(v, np.integer) else float(v) if isinstance(v, np.floating) else v
+                for k, v in data.items()
+            }
+        return data
+
 
 # --------------------------------------------------------------------------- symbols and venue
 

@@ -596,3 +596,16 @@ def test_valid_names_and_steps_pass(tmp_path: Path) -> None:
 def test_a_misspelled_scenario_gets_a_suggestion() -> None:
     with pytest.raises(ConfigError, match="did you mean 'baseline'"):
         load_config("basline")
+
+
+def test_numpy_numbers_are_numbers_but_booleans_are_not() -> None:
+    import numpy as np
+
+    from model.params import MarketMakerParams
+
+    maker = MarketMakerParams(count=np.int64(3), capital_usd=np.float32(2e6))
+    assert maker.count == 3 and type(maker.count) is int and maker.capital_usd == 2e6
+    with pytest.raises(ValidationError, match="valid integer"):
+        MarketMakerParams(count=True)
+    with pytest.raises(ValidationError, match="finite number"):
+        MarketMakerParams(capital_usd=np.float64("nan"))
