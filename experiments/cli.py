@@ -10,16 +10,27 @@ nothing imports it.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
+import os
 import signal
+import socket
 import sys
+import tempfile
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from experiments.config import (
     CONFIG_DIR,
     ConfigError,
     check_grid,
+    clip,
     dump_yaml,
     grid_points,
     list_scenarios,
@@ -36,6 +47,109 @@ EXIT_OK = 0
 EXIT_FAILED_RUNS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+SCHEDULER_CONNECT_TIMEOUT_S = 5.0
+"""How long ``sweep --scheduler`` waits for the scheduler's port before giving up (nothing is written)."""
+
+CLUSTER_INSTALL_HINT = (
+    "install the cluster extra from the clone: pip install -e '.[cluster]' "
+    "(or python3 tasks.py test, which installs it)"
+)
+"""How to get Dask: the extra of the clone (``cascadelab`` is not on the package index)."""
+
+
+def _version() -> str:
+    try:
+        return version("cascadelab")
+    except PackageNotFoundError:  # running from a clone that is not installed
+        return "unknown (not installed)"
+
+
+def check_writable(out: Path, flag: str = "--out") -> None:
+    """Check that ``out`` can be created and written, before anything runs.
+
+    Probes the nearest existing directory at or above ``out`` (or ``out``'s parent, where run directories
+    are staged) with a temporary file.
+
+    Args:
+        out: the run or study directory to write.
+        flag: the option to name in the error.
+
+    Raises:
+        ConfigError: ``out`` (or the directory it would be made in) is not writable.
+    """
+    probe = out if out.is_dir() else out.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ConfigError([f"{flag} {out}: {probe} is not a directory"])
+    try:
+        fd, name = tempfile.mkstemp(prefix=".cascadelab-probe-", dir=probe)
+    except OSError as exc:
+        raise ConfigError([f"{flag} {out}: cannot write in {probe} ({exc.strerror or exc})"]) from None
+    os.close(fd)
+    os.unlink(name)
+
+
+def check_scheduler(address: str, timeout_s: float = SCHEDULER_CONNECT_TIMEOUT_S) -> None:
+    """Check that Dask is installed and that a scheduler answers at ``address`` (a short TCP connect).
+
+    Args:
+        address: ``tcp://HOST:PORT``.
+        timeout_s: seconds to wait for the connection.
+
+    Raises:
+        ConfigError: Dask is missing, the address is malformed, or nothing answers there.
+    """
+    if importlib.util.find_spec("distributed") is None:
+        raise ConfigError([f"--scheduler: dask[distributed] is not installed ({CLUSTER_INSTALL_HINT})"])
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number in 0-65535
+        host, port = None, None
+    if parts.scheme not in ("tcp", "tls") or not host or port is None:
+        raise ConfigError([f"--scheduler {clip(address)}: expected an address like tcp://HOST:PORT"])
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise ConfigError(
+            [
+                f"--scheduler {clip(address)}: cannot connect to {host}:{port} "
+                f"within {timeout_s:g} s ({reason})"
+            ]
+        ) from None
+
+
+def check_run_files(directory: Path) -> None:
+    """Check that the result files of a run or study directory are whole before re-rendering.
+
+    Args:
+        directory: a run directory (``summary.json``, ``*.parquet``) or a study directory
+            (``results.parquet``).
+
+    Raises:
+        ConfigError: one line naming the first damaged file.
+    """
+    summary = directory / "summary.json"
+    if summary.is_file():
+        try:
+            data = json.loads(summary.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ConfigError([f"{summary}: damaged, not a JSON run summary ({clip(str(exc))})"]) from None
+        if not isinstance(data, dict):
+            raise ConfigError([f"{summary}: damaged, not a JSON run summary (not a mapping)"])
+    for name in ("timeseries.parquet", "liquidations.parquet", "adl.parquet", "results.parquet"):
+        path = directory / name
+        if path.is_file():
+            try:
+                pq.read_table(path)
+            except (OSError, pa.ArrowException) as exc:
+                raise ConfigError(
+                    [f"{path}: damaged, not a readable Parquet file ({clip(str(exc))})"]
+                ) from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Agent-based laboratory for crypto leverage and liquidation cascades.",
         epilog="CONFIG is a YAML file or the name of a shipped scenario (see `cascadelab scenarios`).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -144,6 +259,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     seed = cfg.seed if args.seed is None else args.seed
     out = args.out if args.out is not None else Path("runs") / f"{cfg.name}-seed{seed}"
     check_out_dir(out)
+    check_writable(out)
     result = run(
         cfg,
         seed=seed,
@@ -161,6 +277,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     grid = parse_grid(args.grid)
+    problems = check_grid(cfg, {**cfg.study.grid, **grid})
+    if problems:
+        raise ConfigError(problems)
+    check_writable(args.out)
+    if args.scheduler:
+        check_scheduler(args.scheduler)
     table = sweep(
         cfg,
         seeds=args.seeds,
@@ -199,8 +321,10 @@ def render_report(directory: str | Path) -> Path:
     if not path.is_dir():
         raise ConfigError([f"{path}: no such directory"])
     if (path / "study.yaml").is_file():
+        check_run_files(path)
         return rerender_study(path)
     if (path / "summary.json").is_file():
+        check_run_files(path)
         return rerender_run(path)
     raise ConfigError([f"{path}: neither a run directory (summary.json) nor a study directory (study.yaml)"])
 

@@ -45,6 +45,46 @@ MAX_SEED = 2**63
 """Seeds must be below this so that they fit Parquet's int64."""
 
 
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+"""What an experiment's ``name`` may be: safe as one path component (no '/', no leading '.')."""
+
+MIN_DT_SECONDS = 0.01
+"""Shortest step, simulated seconds."""
+
+MAX_STEPS = 50_000_000
+"""Most steps one run may take (duration_hours x 3600 / dt_seconds): a leap year at 1 s is 31.6M."""
+
+MAX_SAMPLES = 2_000_000
+"""Most time-series samples one run may hold per symbol (duration_hours x 3600 / sample_seconds)."""
+
+MAX_YAML_DEPTH = 32
+"""Deepest nesting of mappings and lists a config (file, ``--set`` or grid value) may have."""
+
+MAX_YAML_NODES = 200_000
+"""Most YAML nodes a document may expand to, aliases counted at their full size (alias bombs)."""
+
+ECHO_LIMIT = 200
+"""Most characters of a user's value that an error message repeats."""
+
+
+def _whole_multiple(value: float, step: float) -> bool:
+    ratio = value / step
+    return abs(ratio - round(ratio)) <= 1e-9 * max(1.0, ratio)
+
+
+def clip(text: str, limit: int = ECHO_LIMIT) -> str:
+    """Shorten ``text`` to at most ``limit`` characters (ending in ``...`` when cut).
+
+    Args:
+        text: the text to echo in an error message.
+        limit: the most characters kept.
+
+    Returns:
+        The text, cut if needed.
+    """
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class ConfigError(Exception):
     """Invalid experiment input: one line per problem, each ``path.to.key: reason``.
 
@@ -53,7 +93,7 @@ class ConfigError(Exception):
     """
 
     def __init__(self, problems: Iterable[str]) -> None:
-        self.problems: list[str] = list(problems) or ["invalid configuration"]
+        self.problems: list[str] = [clip(p, 2000) for p in problems] or ["invalid configuration"]
         super().__init__("\n".join(self.problems))
 
 
@@ -100,7 +140,10 @@ class ExperimentConfig(StrictModel):
     """One experiment: run settings at the top level, the market under ``market``, the study in ``study``."""
 
     name: str = Field(
-        default="experiment", min_length=1, description="name of the experiment (used in reports)"
+        default="experiment",
+        pattern=NAME_PATTERN,
+        description="name of the experiment (used in reports and in the default run directory "
+        "runs/<name>-seed<N>): 1-64 letters, digits, '_', '-' or '.', starting with a letter or digit",
     )
     description: str = Field(default="", description="free text shown in reports and `cascadelab scenarios`")
     seed: Annotated[int, Field(ge=0, lt=MAX_SEED)] = Field(
@@ -109,11 +152,15 @@ class ExperimentConfig(StrictModel):
     duration_hours: Annotated[float, Field(gt=0, le=24 * 366)] = Field(
         default=24.0, description="simulated duration of the run, hours"
     )
-    dt_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
-        default=1.0, description="simulated seconds per step (every rate is scaled by it)"
+    dt_seconds: Annotated[float, Field(ge=MIN_DT_SECONDS, le=3600)] = Field(
+        default=1.0,
+        description="simulated seconds per step (every rate is scaled by it); at least 0.01 s, and a run "
+        f"holds at most {MAX_STEPS:_} steps (duration_hours x 3600 / dt_seconds)",
     )
     sample_seconds: Annotated[float, Field(gt=0, le=86_400)] = Field(
-        default=60.0, description="sampling period of the time series, simulated seconds (>= dt_seconds)"
+        default=60.0,
+        description="sampling period of the time series, simulated seconds: a whole multiple of dt_seconds; "
+        f"a run holds at most {MAX_SAMPLES:_} samples (duration_hours x 3600 / sample_seconds)",
     )
     figures: bool = Field(default=True, description="write figures/*.png into the run directory")
     market: MarketParams = Field(default_factory=MarketParams, description="the market (model.params)")
@@ -126,6 +173,24 @@ class ExperimentConfig(StrictModel):
             problems.append(
                 f"dt_seconds: a step ({self.dt_seconds:g} s) must not exceed sample_seconds "
                 f"({self.sample_seconds:g} s)"
+            )
+        elif not _whole_multiple(self.sample_seconds, self.dt_seconds):
+            problems.append(
+                f"sample_seconds: must be a whole multiple of dt_seconds ({self.sample_seconds:g} s is "
+                f"{self.sample_seconds / self.dt_seconds:.4g} steps of {self.dt_seconds:g} s)"
+            )
+        steps = self.duration_hours * 3600 / self.dt_seconds
+        if steps > MAX_STEPS:
+            problems.append(
+                f"dt_seconds: {self.duration_hours:g} h at {self.dt_seconds:g} s per step is "
+                f"{steps:.4g} steps; "
+                f"a run holds at most {MAX_STEPS:_} (raise dt_seconds or shorten duration_hours)"
+            )
+        samples = self.duration_hours * 3600 / self.sample_seconds
+        if samples > MAX_SAMPLES:
+            problems.append(
+                f"sample_seconds: {self.duration_hours:g} h sampled every {self.sample_seconds:g} s is "
+                f"{samples:.4g} samples; a run holds at most {MAX_SAMPLES:_} (raise sample_seconds)"
             )
         if self.duration_hours * 3600 < self.dt_seconds:
             problems.append(
@@ -186,6 +251,57 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+class YAMLLimitError(yaml.YAMLError):
+    """A YAML document nested too deep or expanding (through aliases) to too many nodes."""
+
+
+def check_yaml_limits(text: str) -> None:
+    """Refuse a document nested deeper than :data:`MAX_YAML_DEPTH` or expanding to more than
+    :data:`MAX_YAML_NODES` nodes (an alias counts as the whole node it names), before building it.
+
+    Reads PyYAML's event stream, which is not recursive, so any depth is measured safely.
+
+    Args:
+        text: the YAML document.
+
+    Raises:
+        YAMLLimitError: the document is too deep or too large.
+        yaml.YAMLError: a syntax error.
+    """
+    # per open collection: [anchor, nodes inside (expanded), depth below]
+    stack: list[list[Any]] = []
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (expanded nodes, depth)
+    total = 0
+
+    def add(nodes: int, depth: int, anchor: str | None) -> None:
+        nonlocal total
+        if anchor is not None:
+            sizes[anchor] = (nodes, depth)
+        total += nodes if not stack else 0
+        if stack:
+            stack[-1][1] += nodes
+            stack[-1][2] = max(stack[-1][2], depth)
+        if len(stack) + depth > MAX_YAML_DEPTH:
+            raise YAMLLimitError(f"nested deeper than {MAX_YAML_DEPTH} levels")
+        expanded = total + sum(frame[1] for frame in stack)
+        if expanded > MAX_YAML_NODES:
+            raise YAMLLimitError(f"expands to more than {MAX_YAML_NODES:_} values (through aliases?)")
+
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append([event.anchor, 0, 0])
+            if len(stack) > MAX_YAML_DEPTH:
+                raise YAMLLimitError(f"nested deeper than {MAX_YAML_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, nodes, depth = stack.pop()
+            add(nodes + 1, depth + 1, anchor)
+        elif isinstance(event, yaml.ScalarEvent):
+            add(1, 0, event.anchor)
+        elif isinstance(event, yaml.AliasEvent):
+            nodes, depth = sizes.get(event.anchor or "", (1, 0))
+            add(nodes, depth, None)
+
+
 def parse_yaml(text: str) -> Any:
     """Parse YAML text with YAML 1.2 number rules (``1e-4`` -> float) and duplicate keys rejected.
 
@@ -196,8 +312,11 @@ def parse_yaml(text: str) -> Any:
         The parsed Python value.
 
     Raises:
+        YAMLLimitError: nested deeper than :data:`MAX_YAML_DEPTH` or expanding to more than
+            :data:`MAX_YAML_NODES` values.
         yaml.YAMLError: on a syntax error or a duplicate key.
     """
+    check_yaml_limits(text)
     return yaml.load(text, Loader=_Loader)
 
 
@@ -214,6 +333,8 @@ def parse_value(text: str) -> Any:
         return ""
     try:
         return parse_yaml(text)
+    except YAMLLimitError as exc:
+        raise ConfigError([f"{clip(text, 60)}: value refused: {exc}"]) from None
     except yaml.YAMLError:
         return text
 
@@ -237,8 +358,15 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     stem = path.name.removesuffix(".yaml").removesuffix(".yml")
     if path.parent == Path(".") and (CONFIG_DIR / f"{stem}.yaml").is_file():
         return CONFIG_DIR / f"{stem}.yaml"
-    names = ", ".join(name for name, _ in list_scenarios())
-    raise ConfigError([f"{name_or_path}: no such file, and not a shipped scenario ({names})"])
+    known = [name for name, _ in list_scenarios()]
+    close = difflib.get_close_matches(stem, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(
+        [
+            f"{clip(str(name_or_path))}: no such file, and not a shipped scenario "
+            f"({hint}known: {', '.join(known)})"
+        ]
+    )
 
 
 def load_raw(path: str | Path) -> dict[str, Any]:
@@ -281,9 +409,11 @@ def _split_override(item: str) -> tuple[str, str]:
     key, sep, value = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ConfigError([f"--set {item}: expected key.path=value"])
-    if not re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*", key):
-        raise ConfigError([f"--set {item}: {key!r} is not a dotted key path like market.venue.taker_fee"])
+        raise ConfigError([f"--set {clip(item)}: expected key.path=value"])
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.\w+)*", key) or key.count(".") >= MAX_YAML_DEPTH:
+        raise ConfigError(
+            [f"--set {clip(item)}: {clip(key)!r} is not a dotted key path like market.venue.taker_fee"]
+        )
     return key, value
 
 
@@ -359,7 +489,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> list[str]
     for item in overrides:
         try:
             key, text = _split_override(item)
-            set_path(data, key, parse_value(text), origin=f"--set {item}")
+            set_path(data, key, parse_value(text), origin=f"--set {clip(item)}")
         except ConfigError as exc:
             problems.extend(exc.problems)
     return problems
@@ -664,7 +794,7 @@ def parse_grid(items: Iterable[str]) -> dict[str, list[Any]]:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key or not text.strip():
-            problems.append(f"--grid {item}: expected key.path=value1,value2,...")
+            problems.append(f"--grid {clip(item)}: expected key.path=value1,value2,...")
             continue
         grid[key] = [parse_value(v) for v in split_grid_values(text)]
     if problems:
@@ -700,7 +830,7 @@ def point_config(cfg: ExperimentConfig, point: Mapping[str, Any]) -> ExperimentC
     """
     data = cfg.model_dump(mode="json")
     data["study"] = {}
-    label = ", ".join(f"{k}={v!r}" for k, v in point.items())
+    label = clip(", ".join(f"{k}={clip(repr(v))}" for k, v in point.items()))
     problems: list[str] = []
     for key, value in point.items():
         try:

@@ -80,7 +80,7 @@ def build_makers(
     view: MarketView,
     params: MarketMakerParams,
     shared_budget: bool,
-) -> mesa.AgentSet:
+) -> mesa.agent.AgentSet:
     """Open the market makers, one account each, in index order.
 
     Makers quote every symbol from one account (``params.multi_symbol``) or maker ``i`` quotes symbol

@@ -28,14 +28,68 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from model.venues import PRESETS
 
-PositiveFloat = Annotated[float, Field(gt=0)]
+MAX_USD = 1e12
+"""Largest amount of money any field takes (capitals, sizes, notionals, funds): a trillion USD."""
+MAX_PRICE_USD = 1e8
+"""Largest price of a coin (and tick or support spacing): $100M."""
+MAX_SECONDS = 366 * 86_400
+"""Largest duration or window in seconds: a leap year."""
+MAX_HOURS = 366 * 24
+"""Largest duration or time in hours: a leap year."""
+MAX_PER_HOUR = 36_000
+"""Largest activation or order rate per agent: ten per second."""
+MAX_LEVERAGE = 1000
+"""Largest leverage anywhere, x."""
+MAX_BPS = 10_000
+"""Largest spread or distance in basis points (100%)."""
+MAX_COUNT = 1_000_000
+"""Largest population or slice count."""
+MAX_FACTOR = 1e6
+"""Largest plain positive number without a tighter bound (multipliers, points, weights)."""
+
+PositiveFloat = Annotated[float, Field(gt=0, le=MAX_FACTOR)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
+NonNegative = Annotated[float, Field(ge=0, le=MAX_FACTOR)]
+Usd = Annotated[float, Field(gt=0, le=MAX_USD)]
+Price = Annotated[float, Field(gt=0, le=MAX_PRICE_USD)]
+Seconds = Annotated[float, Field(gt=0, le=MAX_SECONDS)]
+Hours = Annotated[float, Field(gt=0, le=MAX_HOURS)]
+Minutes = Annotated[float, Field(gt=0, le=MAX_HOURS * 60)]
+PerHour = Annotated[float, Field(gt=0, le=MAX_PER_HOUR)]
+Leverage = Annotated[float, Field(gt=0, le=MAX_LEVERAGE)]
+Bps = Annotated[float, Field(gt=0, le=MAX_BPS)]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+PositiveCount = Annotated[int, Field(ge=1, le=MAX_COUNT)]
+Weight = Annotated[float, Field(ge=-1000, le=1000)]
+AtHour = Annotated[float, Field(ge=0, le=MAX_HOURS)]
+SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$"
+"""What a symbol name may be: a letter or digit, then up to 19 letters, digits, '_' or '-' (safe in file
+names); names are unique regardless of case."""
 
 
 class StrictModel(BaseModel):
-    """Base for every parameter block: unknown keys fail, assignments are validated too."""
+    """Base for every parameter block: unknown keys fail, assignments are validated too.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    Numbers are strict (a boolean is not a number, a float is not an int; an int is accepted where a float
+    is expected) and finite (NaN and infinities are refused); every quantity has an upper bound (the
+    ``MAX_*`` constants above) that a real market never reaches but that keeps the arithmetic finite.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False, strict=True
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numpy_scalars(cls, data: object) -> object:
+        # numpy numbers from a notebook are numbers (strict mode would refuse np.int64); np.bool_ stays
+        # what it is, so it is refused where a number is expected, like a bool
+        if isinstance(data, dict) and any(isinstance(v, np.integer | np.floating) for v in data.values()):
+            return {
+                k: int(v) if isinstance(v, np.integer) else float(v) if isinstance(v, np.floating) else v
+                for k, v in data.items()
+            }
+        return data
 
 
 # --------------------------------------------------------------------------- symbols and venue
@@ -44,7 +98,7 @@ class StrictModel(BaseModel):
 class TierParams(StrictModel):
     """One margin bracket: positions with notional up to ``max_notional_usd`` use these rates."""
 
-    max_notional_usd: PositiveFloat = Field(description="upper bound of the bracket's notional, USD")
+    max_notional_usd: Usd = Field(description="upper bound of the bracket's notional, USD")
     mmr: Annotated[float, Field(gt=0, lt=1)] = Field(description="maintenance margin rate (fraction)")
     imr: Annotated[float, Field(gt=0, le=1)] = Field(description="initial margin rate = 1 / max leverage")
 
@@ -68,27 +122,31 @@ def validate_tiers(tiers: list[TierParams]) -> list[TierParams]:
 class SymbolParams(StrictModel):
     """One perpetual contract quoted in USD."""
 
-    name: str = Field(min_length=1, description="symbol, e.g. BTC; the first symbol is the market leader")
-    price_usd: PositiveFloat = Field(description="initial index price, USD per coin")
-    tick_size_usd: PositiveFloat = Field(description="price grid step, USD")
-    lot_size: PositiveFloat = Field(description="quantity grid step, coins per lot")
-    index_vol_per_day: Annotated[float, Field(ge=0)] = Field(
+    name: str = Field(
+        pattern=SYMBOL_PATTERN,
+        description="symbol, e.g. BTC; the first symbol is the market leader (1-20 letters, digits, _ or -, "
+        "starting with a letter or digit; unique regardless of case)",
+    )
+    price_usd: Price = Field(description="initial index price, USD per coin")
+    tick_size_usd: Price = Field(description="price grid step, USD")
+    lot_size: Annotated[float, Field(gt=0, le=1e6)] = Field(description="quantity grid step, coins per lot")
+    index_vol_per_day: Annotated[float, Field(ge=0, le=10)] = Field(
         0.02, description="volatility of the exogenous index path per sqrt(day) (fraction)"
     )
-    btc_beta: Annotated[float, Field(ge=0)] = Field(
+    btc_beta: Annotated[float, Field(ge=0, le=10)] = Field(
         0.0, description="loading of this index's returns on the leader's index returns (index coupling)"
     )
-    max_leverage: PositiveFloat | None = Field(
+    max_leverage: Leverage | None = Field(
         None, description="venue cap on leverage for this symbol; None: the venue preset's value"
     )
     tiers: list[TierParams] | None = Field(None, description="margin brackets; None: the venue preset's")
-    spot_impact_per_musd: Annotated[float, Field(ge=0)] = Field(
+    spot_impact_per_musd: Annotated[float, Field(ge=0, le=1)] = Field(
         0.001, description="index log-move per $1M of net spot flow from arbitrage hedges (spot depth)"
     )
-    spot_resilience_hours: PositiveFloat = Field(
+    spot_resilience_hours: Hours = Field(
         2.0, description="half-life of the index's endogenous moves (arbitrage pull, spot impact), hours"
     )
-    liquidity_scale: PositiveFloat = Field(
+    liquidity_scale: Annotated[float, Field(gt=0, le=1000)] = Field(
         1.0, description="multiplies market-maker and background order sizes on this book (thin alts < 1)"
     )
 
@@ -159,14 +217,22 @@ class VenueParams(StrictModel):
         description="clearance fee to the insurance fund, fraction of liquidated notional",
     )
     funding_interval_hours: float | None = Field(None, gt=0, le=24, description="funding settlement period")
-    funding_interest_per_interval: float | None = Field(None, description="interest rate I per interval")
-    funding_clamp: float | None = Field(None, ge=0, description="clamp on I - P per interval (fraction)")
-    funding_cap: float | None = Field(None, gt=0, description="cap on |funding rate| per interval")
-    mark_basis_window_seconds: float | None = Field(None, gt=0, description="moving-average window of basis")
+    funding_interest_per_interval: float | None = Field(
+        None, ge=-0.1, le=0.1, description="interest rate I per interval"
+    )
+    funding_clamp: float | None = Field(
+        None, ge=0, le=1, description="clamp on I - P per interval (fraction)"
+    )
+    funding_cap: float | None = Field(None, gt=0, le=1, description="cap on |funding rate| per interval")
+    mark_basis_window_seconds: float | None = Field(
+        None, gt=0, le=MAX_SECONDS, description="moving-average window of basis"
+    )
     maintenance_rule: Literal["tiers", "half_initial"] | None = Field(
         None, description="tiers: bracket MMR minus maintenance amount; half_initial: Hyperliquid's rule"
     )
-    max_leverage: float | None = Field(None, gt=0, description="default max leverage of a symbol")
+    max_leverage: float | None = Field(
+        None, gt=0, le=MAX_LEVERAGE, description="default max leverage of a symbol"
+    )
     tiers: list[TierParams] | None = Field(None, description="default margin brackets for every symbol")
     symbol_tiers: dict[str, list[TierParams]] | None = Field(
         None,
@@ -225,11 +291,18 @@ class VenueParams(StrictModel):
         "at the previous oracle; pro-rata over profitable opposite positions; none (bad debt)",
     )
     partial_liquidation_notional_usd: float | None = Field(
-        None, gt=0, description="positions above this notional are liquidated in slices (None: never)"
+        None,
+        gt=0,
+        le=MAX_USD,
+        description="positions above this notional are liquidated in slices (None: never)",
     )
     partial_liquidation_fraction: float | None = Field(None, gt=0, le=1, description="slice of a position")
-    partial_liquidation_cooldown_seconds: float | None = Field(None, ge=0, description="wait between slices")
-    insurance_fund_usd: float | None = Field(None, ge=0, description="initial insurance fund, USD")
+    partial_liquidation_cooldown_seconds: float | None = Field(
+        None, ge=0, le=MAX_SECONDS, description="wait between slices"
+    )
+    insurance_fund_usd: float | None = Field(
+        None, ge=0, le=MAX_USD, description="initial insurance fund, USD"
+    )
     price_band: float | None = Field(
         None,
         gt=0,
@@ -284,7 +357,7 @@ class VenueParams(StrictModel):
 class LogNormalParams(StrictModel):
     """A log-normal distribution given by its median and the sigma of its log."""
 
-    median: PositiveFloat
+    median: Usd
     sigma: Annotated[float, Field(ge=0, le=5)] = 1.0
 
 
@@ -292,15 +365,15 @@ class LeveragedTraderParams(StrictModel):
     """Leveraged speculators (thousands). Heterogeneity is drawn once from these distributions."""
 
     count: Annotated[int, Field(ge=0, le=1_000_000)] = 3000
-    decisions_per_hour: PositiveFloat = Field(4.0, description="mean Poisson activation rate per trader")
+    decisions_per_hour: PerHour = Field(4.0, description="mean Poisson activation rate per trader")
     capital_usd: LogNormalParams = LogNormalParams(median=5_000, sigma=1.2)
-    leverage_choices: list[PositiveFloat] = Field(
+    leverage_choices: list[Leverage] = Field(
         [2, 3, 5, 10, 20, 25, 50, 75, 100], description="leverages a trader may pick"
     )
-    leverage_weights: list[Annotated[float, Field(ge=0)]] = Field(
+    leverage_weights: list[NonNegative] = Field(
         [0.10, 0.10, 0.20, 0.25, 0.15, 0.08, 0.07, 0.03, 0.02], description="probabilities of the choices"
     )
-    leverage_cap: PositiveFloat = Field(125, description="ablation knob: no trader uses more than this")
+    leverage_cap: Leverage = Field(125, description="ablation knob: no trader uses more than this")
     position_fraction: Annotated[float, Field(gt=0, le=1)] = Field(
         0.5, description="share of equity used as margin for one entry"
     )
@@ -308,27 +381,25 @@ class LeveragedTraderParams(StrictModel):
     multi_symbol_share: Fraction = Field(
         0.3, description="share of traders that trade the leader and the alts from one account"
     )
-    symbol_weights: list[Annotated[float, Field(ge=0)]] | None = Field(
+    symbol_weights: list[NonNegative] | None = Field(
         None, description="how single-symbol traders spread over symbols; None: 0.5 leader, rest even"
     )
-    strategy_mix: dict[
-        Literal["trend", "dip_buyer", "short_bounce", "noise"], Annotated[float, Field(ge=0)]
-    ] = Field(
+    strategy_mix: dict[Literal["trend", "dip_buyer", "short_bounce", "noise"], NonNegative] = Field(
         {"trend": 0.25, "dip_buyer": 0.25, "short_bounce": 0.1, "noise": 0.4},
         description="share of each strategy (normalised)",
     )
     long_bias: Annotated[float, Field(ge=-1, le=1)] = Field(
         0.1, description="tilt of noise entries toward longs (+1 all long, -1 all short)"
     )
-    macro_sensitivity: Annotated[float, Field(ge=0)] = Field(
+    macro_sensitivity: NonNegative = Field(
         1.0,
         description="scales how the macro factor tilts entries: per unit, noise entries' long/short tilt "
         "moves by macro_bias_tilt x this and the appetite for longs by macro_appetite_tilt x this",
     )
-    macro_bias_tilt: float = Field(
+    macro_bias_tilt: Weight = Field(
         0.3, description="long/short tilt of noise entries per unit of the macro factor (x macro_sensitivity)"
     )
-    macro_appetite_tilt: float = Field(
+    macro_appetite_tilt: Weight = Field(
         0.5,
         description="change of the probability of accepting a long entry per unit of the macro factor "
         "(x macro_sensitivity; risk-off < 0 lowers it)",
@@ -338,7 +409,7 @@ class LeveragedTraderParams(StrictModel):
         description="sentiment points away from neutral (50) per unit of long/short tilt of noise entries "
         "(sentiment channel)",
     )
-    fear_appetite: float = Field(
+    fear_appetite: Weight = Field(
         0.6,
         description="multiplier of the long-entry appetite at sentiment 0 (extreme fear); it rises by "
         "greed_appetite_per_100 per 100 sentiment points (1.0 at neutral with the defaults)",
@@ -365,7 +436,7 @@ class LeveragedTraderParams(StrictModel):
     bounce_drop: Annotated[float, Field(ge=0, le=1)] = Field(
         0.01, description="bounce shorters need a fall of more than this (log-return) over bounce_window"
     )
-    bounce_window_seconds: PositiveFloat = Field(
+    bounce_window_seconds: Seconds = Field(
         3600.0, description="window of the fall bounce shorters read (capped at view.history_seconds)"
     )
     max_notional_headroom: Annotated[float, Field(gt=0, le=1)] = Field(
@@ -378,7 +449,7 @@ class LeveragedTraderParams(StrictModel):
         description="share of traders who read the leader's returns for their alt decisions (with "
         "contagion.btc_watchers on)",
     )
-    seeded_entry_spread_leverage: Annotated[float, Field(ge=0)] = Field(
+    seeded_entry_spread_leverage: NonNegative = Field(
         0.4,
         description="seeded positions' entries are spread uniformly within +-min(this / leverage, "
         "seeded_entry_spread_max) around the index (fraction)",
@@ -391,9 +462,9 @@ class LeveragedTraderParams(StrictModel):
         description="share by which new positions shrink per unit of risk-off (negative macro): risk-off "
         "lowers the leverage traders take, so open interest falls as positions turn over; 0: no effect",
     )
-    lookback_seconds: PositiveFloat = Field(900, description="return window a trend trader reads")
+    lookback_seconds: Seconds = Field(900, description="return window a trend trader reads")
     trend_threshold: PositiveFloat = Field(0.004, description="|log-return| that makes a trend trader act")
-    support_spacing_usd: dict[str, PositiveFloat] = Field(
+    support_spacing_usd: dict[str, Price] = Field(
         {"BTC": 1000.0, "ETH": 50.0, "SOL": 2.0},
         description="round-number spacing of support levels per symbol (dip buyers)",
     )
@@ -406,8 +477,8 @@ class LeveragedTraderParams(StrictModel):
     )
     stop_loss: Annotated[float, Field(gt=0, le=1)] = Field(0.05, description="stop loss for other strategies")
     take_profit: Annotated[float, Field(gt=0, le=10)] = Field(0.04, description="take profit, fraction")
-    holding_hours: PositiveFloat = Field(12, description="mean holding horizon")
-    reentry_per_day: Annotated[float, Field(ge=0)] = Field(
+    holding_hours: Hours = Field(12, description="mean holding horizon")
+    reentry_per_day: NonNegative = Field(
         1.0, description="rate at which a liquidated trader returns with new money (x greed/50)"
     )
     seeded_share: Fraction = Field(0.8, description="share of traders holding a position at the start")
@@ -417,44 +488,44 @@ class MarketMakerParams(StrictModel):
     """Inventory-skewing layered quoters (Avellaneda-Stoikov style)."""
 
     count: Annotated[int, Field(ge=0, le=1000)] = 12
-    capital_usd: PositiveFloat = 10_000_000
-    quote_interval_seconds: PositiveFloat = Field(3.0, description="requote every this many seconds")
+    capital_usd: Usd = 10_000_000
+    quote_interval_seconds: Seconds = Field(3.0, description="requote every this many seconds")
     layers: Annotated[int, Field(ge=1, le=20)] = 5
-    half_spread_bps: PositiveFloat = 2.0
-    layer_spacing_bps: PositiveFloat = 4.0
-    layer_size_usd: PositiveFloat = Field(40_000, description="size per layer on the leader's book")
-    inventory_limit_usd: PositiveFloat = Field(
+    half_spread_bps: Bps = 2.0
+    layer_spacing_bps: Bps = 4.0
+    layer_size_usd: Usd = Field(40_000, description="size per layer on the leader's book")
+    inventory_limit_usd: Usd = Field(
         750_000, description="inventory per symbol beyond which the side that grows it is not quoted"
     )
     index_anchor: Fraction = Field(
         0.3,
         description="weight of the index (other venues' price) in makers' fair value; the rest is the mid",
     )
-    risk_aversion: Annotated[float, Field(ge=0)] = Field(
+    risk_aversion: NonNegative = Field(
         1.0, description="reservation-price skew at full inventory, in units of skew_scale_bps"
     )
-    skew_scale_bps: Annotated[float, Field(ge=0)] = Field(20.0, description="skew at full inventory, bps")
-    vol_widening: Annotated[float, Field(ge=0)] = Field(
+    skew_scale_bps: NonNegative = Field(20.0, description="skew at full inventory, bps")
+    vol_widening: NonNegative = Field(
         20000.0, description="extra half-spread in bps per unit of realised volatility per sqrt(second)"
     )
-    max_half_spread_bps: PositiveFloat = Field(50.0, description="widest half-spread a maker quotes")
-    loss_limit_usd: PositiveFloat = Field(
+    max_half_spread_bps: Bps = Field(50.0, description="widest half-spread a maker quotes")
+    loss_limit_usd: Usd = Field(
         50_000, description="loss from the equity peak of the current hour at which the maker withdraws"
     )
-    withdraw_seconds: PositiveFloat = Field(300, description="time a maker stays out after a limit binds")
+    withdraw_seconds: Seconds = Field(300, description="time a maker stays out after a limit binds")
     multi_symbol: bool = Field(True, description="each maker quotes every symbol from one account")
-    account_leverage: PositiveFloat = Field(10.0, description="leverage of a maker's account, x")
-    budget_period_seconds: PositiveFloat = Field(
+    account_leverage: Leverage = Field(10.0, description="leverage of a maker's account, x")
+    budget_period_seconds: Seconds = Field(
         3600.0,
         description="length of a risk-budget period: the equity peak of loss_limit_usd resets after it",
     )
-    budget_spread_widening: Annotated[float, Field(ge=0)] = Field(
+    budget_spread_widening: NonNegative = Field(
         3.0, description="half-spread multiplier added at a fully used risk budget: x (1 + this x use)"
     )
     budget_size_shrink: Fraction = Field(
         0.8, description="share by which layer sizes shrink at a fully used risk budget: x (1 - this x use)"
     )
-    requote_position_layers: Annotated[int, Field(ge=1)] = Field(
+    requote_position_layers: PositiveCount = Field(
         2,
         description="quotes are replaced when fills have moved the position by this many layers' size "
         "(else only when the reservation price has moved)",
@@ -465,20 +536,20 @@ class LargeHolderParams(StrictModel):
     """Whales: large spot-like inventories held as unlevered perp longs with a cost basis."""
 
     count: Annotated[int, Field(ge=0, le=100)] = 3
-    inventory_usd: PositiveFloat = Field(20_000_000, description="position per holder, at the initial price")
+    inventory_usd: Usd = Field(20_000_000, description="position per holder, at the initial price")
     cost_basis_premium: float = Field(0.1, gt=-0.9, lt=10, description="cost basis above the initial price")
     drawdown_limit: Annotated[float, Field(gt=0, le=1)] = Field(
         0.15, description="unrealised loss (fraction of cost) that forces selling"
     )
     sell_mode: Literal["twap", "block"] = "twap"
-    twap_slices: Annotated[int, Field(ge=1)] = 60
-    twap_interval_seconds: PositiveFloat = 30
+    twap_slices: PositiveCount = 60
+    twap_interval_seconds: Seconds = 30
     accumulate_at_support: bool = True
-    decisions_per_hour: PositiveFloat = 6.0
+    decisions_per_hour: PerHour = 6.0
     collateral_ratio: PositiveFloat = Field(
         1.2, description="collateral deposited per dollar of inventory (1.2: the inventory is 1/1.2x levered)"
     )
-    account_leverage: PositiveFloat = Field(2.0, description="leverage of a holder's account, x")
+    account_leverage: Leverage = Field(2.0, description="leverage of a holder's account, x")
     forced_sale_fraction: Annotated[float, Field(gt=0, le=1)] = Field(
         0.3, description="share of the inventory sold when the drawdown limit forces a sale"
     )
@@ -488,7 +559,7 @@ class LargeHolderParams(StrictModel):
     accumulate_band: Annotated[float, Field(ge=0, le=1)] = Field(
         0.003, description="holders accumulate only within this fraction above a support level"
     )
-    accumulate_slices: Annotated[int, Field(ge=1)] = Field(
+    accumulate_slices: PositiveCount = Field(
         200, description="one accumulation buys 1/this of the inventory (at least one lot)"
     )
 
@@ -496,18 +567,16 @@ class LargeHolderParams(StrictModel):
 class BackgroundParams(StrictModel):
     """Ordinary flow: basis arbitrageurs who trade toward the index, noise traders, and slow value money."""
 
-    fundamental_count: Annotated[int, Field(ge=0)] = 60
-    fundamental_orders_per_hour: PositiveFloat = 60
-    fundamental_size_usd: PositiveFloat = 50_000
-    fundamental_threshold_bps: PositiveFloat = Field(5, description="mispricing vs index that makes them act")
-    noise_count: Annotated[int, Field(ge=0)] = 100
-    noise_orders_per_hour: PositiveFloat = 60
-    noise_size_usd: PositiveFloat = 5_000
+    fundamental_count: Count = 60
+    fundamental_orders_per_hour: PerHour = 60
+    fundamental_size_usd: Usd = 50_000
+    fundamental_threshold_bps: Bps = Field(5, description="mispricing vs index that makes them act")
+    noise_count: Count = 100
+    noise_orders_per_hour: PerHour = 60
+    noise_size_usd: Usd = 5_000
     noise_market_share: Fraction = Field(0.3, description="share of noise orders sent as market orders")
-    capital_usd: PositiveFloat = 2_000_000
-    fundamental_leverage: PositiveFloat = Field(
-        5.0, description="leverage of a fundamental trader's account, x"
-    )
+    capital_usd: Usd = 2_000_000
+    fundamental_leverage: Leverage = Field(5.0, description="leverage of a fundamental trader's account, x")
     fundamental_max_size_multiple: PositiveFloat = Field(
         5.0,
         description="an order is fundamental_size_usd x |gap| / threshold, at most this many times the size",
@@ -515,42 +584,42 @@ class BackgroundParams(StrictModel):
     fundamental_position_cap_capital: PositiveFloat = Field(
         2.0, description="largest position of a fundamental trader, in multiples of its capital"
     )
-    noise_capital_fraction: Annotated[float, Field(gt=0)] = Field(
+    noise_capital_fraction: PositiveFloat = Field(
         0.25, description="a noise trader's capital as a share of capital_usd"
     )
-    noise_leverage: PositiveFloat = Field(5.0, description="leverage of a noise trader's account, x")
-    noise_max_resting_orders: Annotated[int, Field(ge=1)] = Field(
+    noise_leverage: Leverage = Field(5.0, description="leverage of a noise trader's account, x")
+    noise_max_resting_orders: PositiveCount = Field(
         4, description="resting orders a noise trader keeps; the oldest is cancelled beyond"
     )
     noise_position_limit_orders: PositiveFloat = Field(
         10.0,
         description="a noise trader halves a position larger than this many mean orders (noise_size_usd)",
     )
-    noise_offset_bps: PositiveFloat = Field(
+    noise_offset_bps: Bps = Field(
         8.0, description="mean distance of noise limit orders from the mid (exponential), bps"
     )
-    value_count: Annotated[int, Field(ge=0)] = Field(
+    value_count: Count = Field(
         0,
         description="slow value investors who buy below the index's fundamental path and sell above it "
         "(the long-run anchor of multi-day runs); 0: none",
     )
-    value_capital_usd: PositiveFloat = Field(
+    value_capital_usd: Usd = Field(
         20_000_000, description="capital per value investor: its largest position (1x), USD"
     )
-    value_orders_per_hour: PositiveFloat = Field(2.0, description="decisions per hour per value investor")
-    value_order_usd: PositiveFloat = Field(500_000, description="largest order per decision, USD")
+    value_orders_per_hour: PerHour = Field(2.0, description="decisions per hour per value investor")
+    value_order_usd: Usd = Field(500_000, description="largest order per decision, USD")
     value_threshold: Annotated[float, Field(gt=0, lt=1)] = Field(
         0.01, description="discount (or premium) to fundamental value below which they hold no position"
     )
     value_full_gap: Annotated[float, Field(gt=0, lt=1)] = Field(
         0.10, description="discount (or premium) at which their position reaches their whole capital"
     )
-    value_falling_knife: Annotated[float, Field(gt=0)] = Field(
+    value_falling_knife: PositiveFloat = Field(
         0.02,
         description="they do not buy while the last value_momentum_window fell more than this, nor sell "
         "while it rose more (they wait for momentum to stop)",
     )
-    value_momentum_window_seconds: PositiveFloat = Field(
+    value_momentum_window_seconds: Seconds = Field(
         3600.0, description="window of the momentum value traders wait out (capped at view.history_seconds)"
     )
     value_limit_slippage: Annotated[float, Field(ge=0, lt=1)] = Field(
@@ -558,7 +627,7 @@ class BackgroundParams(StrictModel):
         description="value traders' IOC limits: at most this fraction through the mid (and never through "
         "value)",
     )
-    value_leverage: PositiveFloat = Field(2.0, description="leverage of a value trader's account, x")
+    value_leverage: Leverage = Field(2.0, description="leverage of a value trader's account, x")
 
     @model_validator(mode="after")
     def _value_band(self) -> BackgroundParams:
@@ -575,11 +644,11 @@ class BackgroundParams(StrictModel):
 class MacroParams(StrictModel):
     """Macro risk factor: mean-reverting (OU), with Poisson risk-off shocks. Shifts demand only."""
 
-    reversion_per_hour: PositiveFloat = 0.1
-    vol_per_sqrt_hour: Annotated[float, Field(ge=0)] = 0.1
-    shocks_per_day: Annotated[float, Field(ge=0)] = 0.0
-    shock_size: Annotated[float, Field(ge=0)] = 1.0
-    drift_per_unit_per_day: float = Field(
+    reversion_per_hour: PerHour = 0.1
+    vol_per_sqrt_hour: Annotated[float, Field(ge=0, le=10)] = 0.1
+    shocks_per_day: NonNegative = 0.0
+    shock_size: NonNegative = 1.0
+    drift_per_unit_per_day: Weight = Field(
         0.0, description="index drift per day per unit of the factor (negative factor: risk-off)"
     )
 
@@ -587,21 +656,21 @@ class MacroParams(StrictModel):
 class SentimentParams(StrictModel):
     """Fear-and-greed index (0-100) from the market's own state."""
 
-    halflife_seconds: PositiveFloat = 900
-    weight_return: float = 1.0
-    weight_vol: float = 1.0
-    weight_liquidations: float = 1.0
-    weight_funding: float = 0.5
-    weight_trend: float = Field(
+    halflife_seconds: Seconds = 900
+    weight_return: Weight = 1.0
+    weight_vol: Weight = 1.0
+    weight_liquidations: Weight = 1.0
+    weight_funding: Weight = 0.5
+    weight_trend: Weight = Field(
         0.0,
         description="weight of the leader's multi-day trend (log-price against its slow average, in units "
         "of the calm volatility over that horizon); 0: the index reads only the last hour",
     )
-    trend_halflife_hours: PositiveFloat = Field(72.0, description="half-life of the trend's slow average")
-    warmup_seconds: Annotated[float, Field(ge=0)] = Field(
+    trend_halflife_hours: Hours = Field(72.0, description="half-life of the trend's slow average")
+    warmup_seconds: Annotated[float, Field(ge=0, le=MAX_SECONDS)] = Field(
         600.0, description="the volatility baseline is learnt over the first this many seconds (no vol term)"
     )
-    normal_vol_hours: PositiveFloat = Field(
+    normal_vol_hours: Hours = Field(
         6.0, description="time constant of the slow average that is this market's normal volatility"
     )
     heavy_liquidation_share_per_hour: PositiveFloat = Field(
@@ -614,15 +683,15 @@ class SentimentParams(StrictModel):
     score_scale: PositiveFloat = Field(
         6.0, description="the weighted z-sum is squashed as 50 + 50 tanh(sum / this)"
     )
-    return_window_seconds: PositiveFloat = Field(
+    return_window_seconds: Seconds = Field(
         3600.0,
         description="window of the leader's return the index reads (z-scored by the calm volatility over "
         "it; capped at view.history_seconds)",
     )
-    liquidation_window_seconds: PositiveFloat = Field(
+    liquidation_window_seconds: Seconds = Field(
         900.0, description="window of the liquidation flow the index reads, seconds"
     )
-    oi_refresh_seconds: PositiveFloat = Field(
+    oi_refresh_seconds: Seconds = Field(
         10.0,
         description="open interest (the liquidation flow's denominator) is re-summed this often, seconds",
     )
@@ -631,10 +700,10 @@ class SentimentParams(StrictModel):
 class ViewParams(StrictModel):
     """What agents can observe: the per-step market view (``model.view.MarketView``)."""
 
-    history_seconds: PositiveFloat = Field(
+    history_seconds: Seconds = Field(
         3600.0, description="how far back agents can read mid returns; longer windows are capped at this"
     )
-    vol_halflife_seconds: PositiveFloat = Field(
+    vol_halflife_seconds: Seconds = Field(
         300.0, description="half-life of the realised volatility (of the mark) that agents read, seconds"
     )
 
@@ -653,18 +722,18 @@ class WhaleSale(StrictModel):
     """A large holder sells ``fraction`` of its inventory starting at ``at_hour``."""
 
     kind: Literal["whale_sale"] = "whale_sale"
-    at_hour: Annotated[float, Field(ge=0)]
+    at_hour: AtHour
     fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
-    holder: Annotated[int, Field(ge=0)] = 0
+    holder: Count = 0
     mode: Literal["twap", "block"] = "twap"
-    duration_minutes: PositiveFloat = 10
+    duration_minutes: Minutes = 10
 
 
 class MacroShock(StrictModel):
     """The macro factor drops by ``size`` (risk-off) at ``at_hour``."""
 
     kind: Literal["macro_risk_off"] = "macro_risk_off"
-    at_hour: Annotated[float, Field(ge=0)]
+    at_hour: AtHour
     size: PositiveFloat = 2.0
 
 
@@ -672,8 +741,8 @@ class IndexJump(StrictModel):
     """The exogenous index of ``symbol`` jumps by ``pct`` (-0.05 = -5%) at ``at_hour``."""
 
     kind: Literal["index_jump"] = "index_jump"
-    at_hour: Annotated[float, Field(ge=0)]
-    symbol: str
+    at_hour: AtHour
+    symbol: str = Field(pattern=SYMBOL_PATTERN)
     pct: Annotated[float, Field(gt=-0.95, lt=10)]
 
 
@@ -681,9 +750,9 @@ class MakerWithdrawal(StrictModel):
     """A share of the market makers cancel everything and stop quoting for a while."""
 
     kind: Literal["maker_withdrawal"] = "maker_withdrawal"
-    at_hour: Annotated[float, Field(ge=0)]
+    at_hour: AtHour
     fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
-    duration_minutes: PositiveFloat = 30
+    duration_minutes: Minutes = 30
 
 
 Shock = Annotated[WhaleSale | MacroShock | IndexJump | MakerWithdrawal, Field(discriminator="kind")]
@@ -784,9 +853,12 @@ class MarketParams(StrictModel):
                     f"index_path.columns: the file has no price column for any symbol {names} "
                     f"(columns: {sorted(columns)}; map them with index_path.columns)"
                 )
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        folded = [n.casefold() for n in names]
+        dupes = sorted({n for n in names if folded.count(n.casefold()) > 1})
         if dupes:
-            raise ValueError(f"symbols: duplicate symbol name(s) {dupes}")
+            raise ValueError(
+                f"symbols: duplicate symbol name(s) {dupes} (names are compared regardless of case)"
+            )
         lev = self.leveraged
         if len(lev.leverage_choices) != len(lev.leverage_weights):
             raise ValueError("leveraged: leverage_choices and leverage_weights must have the same length")

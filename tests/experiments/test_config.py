@@ -33,6 +33,18 @@ market:
   leveraged: {count: 10}
 """
 
+ALIAS_BOMB = """\
+study:
+  grid:
+    market.leveraged.leverage_cap:
+      - &a [1, 1, 1, 1, 1, 1, 1, 1, 1]
+      - &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+      - &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+      - &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+      - &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+      - [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+"""
+
 # (id, YAML text, overrides, expected fragments of the error lines)
 BAD_CONFIGS: list[tuple[str, str, list[str], list[str]]] = [
     (
@@ -212,6 +224,160 @@ BAD_CONFIGS: list[tuple[str, str, list[str], list[str]]] = [
     ("YAML not a mapping", "- 1\n- 2\n", [], ["the top level must be a mapping of keys, got a list"]),
     ("YAML syntax error", "name: [unclosed\n", [], ["invalid YAML"]),
     ("YAML duplicate key", "name: a\nname: b\n", [], ["duplicate key 'name'"]),
+    # non-finite and absurd numbers
+    (
+        "price beyond any coin",
+        BASE,
+        ["market.symbols.0.price_usd=1e308"],
+        ["market.symbols.0.price_usd: Input should be less than or equal to 100000000"],
+    ),
+    (
+        "infinite capital",
+        BASE,
+        ["market.market_makers.capital_usd=.inf"],
+        ["market.market_makers.capital_usd: Input should be a finite number"],
+    ),
+    (
+        "infinite strategy weight",
+        BASE,
+        ["market.leveraged.strategy_mix={trend: .inf}"],
+        ["market.leveraged.strategy_mix.trend: Input should be a finite number"],
+    ),
+    (
+        "NaN funding interest",
+        BASE,
+        ["market.venue.funding_interest_per_interval=.nan"],
+        ["market.venue.funding_interest_per_interval: Input should be a finite number"],
+    ),
+    (
+        "NaN sentiment weight",
+        BASE,
+        ["market.sentiment.weight_return=.nan"],
+        ["market.sentiment.weight_return: Input should be a finite number"],
+    ),
+    (
+        "infinite decision rate in a file",
+        BASE + "  large_holders: {decisions_per_hour: .inf}\n",
+        [],
+        ["market.large_holders.decisions_per_hour: Input should be a finite number"],
+    ),
+    (
+        "absurd funding interest",
+        BASE,
+        ["market.venue.funding_interest_per_interval=5"],
+        ["market.venue.funding_interest_per_interval: Input should be less than or equal to 0.1"],
+    ),
+    (
+        "absurd index volatility",
+        BASE,
+        ["market.symbols.1.index_vol_per_day=1e6"],
+        ["market.symbols.1.index_vol_per_day: Input should be less than or equal to 10"],
+    ),
+    (
+        "absurd population",
+        BASE,
+        ["market.background.noise_count=10_000_000"],
+        ["market.background.noise_count: Input should be less than or equal to 1000000"],
+    ),
+    # booleans are not numbers
+    (
+        "boolean count",
+        BASE + "  market_makers: {count: true}\n",
+        [],
+        ["market.market_makers.count: Input should be a valid integer"],
+    ),
+    (
+        "boolean duration",
+        "duration_hours: yes\n",
+        [],
+        ["duration_hours: Input should be a valid number", "(got True)"],
+    ),
+    ("boolean seed", BASE, ["seed=true"], ["seed: Input should be a valid integer"]),
+    ("boolean study seeds", BASE, ["study.seeds=true"], ["study.seeds: Input should be a valid integer"]),
+    (
+        "string number",
+        BASE,
+        ["market.leveraged.count='12'"],
+        ["market.leveraged.count: Input should be a valid integer"],
+    ),
+    # symbol and experiment names
+    (
+        "symbol name with a space",
+        BASE,
+        ["market.symbols.0.name='btc '"],
+        ["market.symbols.0.name: String should match pattern"],
+    ),
+    (
+        "symbol names equal regardless of case",
+        BASE,
+        ["market.symbols.1.name=btc"],
+        ["market.symbols: duplicate symbol name(s) ['BTC', 'btc']"],
+    ),
+    (
+        "symbol name with a slash",
+        BASE,
+        ["market.symbols.2.name=a/b"],
+        ["market.symbols.2.name: String should match pattern"],
+    ),
+    (
+        "symbol name too long",
+        BASE,
+        ["market.symbols.2.name=" + "S" * 21],
+        ["market.symbols.2.name: String should match pattern"],
+    ),
+    ("name escaping runs/", BASE, ["name=../../escaped"], ["name: String should match pattern"]),
+    ("absolute name", BASE, ["name=/tmp/x"], ["name: String should match pattern"]),
+    ("name with a slash", "name: a/b\n", [], ["name: String should match pattern"]),
+    # steps and samples
+    (
+        "step too short",
+        BASE,
+        ["dt_seconds=1e-6"],
+        ["dt_seconds: Input should be greater than or equal to 0.01"],
+    ),
+    (
+        "too many steps",
+        BASE,
+        ["duration_hours=8000", "dt_seconds=0.1"],
+        ["dt_seconds: 8000 h at 0.1 s per step is 2.88e+08 steps; a run holds at most 50_000_000"],
+    ),
+    (
+        "too many samples",
+        BASE,
+        ["duration_hours=8000", "sample_seconds=1"],
+        ["sample_seconds: 8000 h sampled every 1 s is 2.88e+07 samples; a run holds at most 2_000_000"],
+    ),
+    (
+        "sample period not a multiple of the step",
+        BASE,
+        ["dt_seconds=7"],
+        ["sample_seconds: must be a whole multiple of dt_seconds (60 s is 8.571 steps of 7 s)"],
+    ),
+    # YAML bombs
+    (
+        "YAML nested 500 deep",
+        "x: " + "[" * 500 + "]" * 500 + "\n",
+        [],
+        ["invalid YAML: nested deeper than 32 levels"],
+    ),
+    (
+        "--set value nested 500 deep",
+        BASE,
+        ["market.shocks=" + "[" * 500 + "]" * 500],
+        ["value refused: nested deeper than 32 levels"],
+    ),
+    (
+        "alias bomb in a grid",
+        BASE + ALIAS_BOMB,
+        [],
+        ["invalid YAML: expands to more than 200_000 values"],
+    ),
+    (
+        "--set key path too deep",
+        BASE,
+        [".".join(["market"] * 40) + "=1"],
+        ["is not a dotted key path"],
+    ),
 ]
 
 
@@ -379,3 +545,67 @@ def test_one_max_leverage_rule_for_the_schema_and_the_exchange() -> None:
     btc = MarketParams().symbols[0]
     assert btc.max_leverage_on(VenueParams(preset="hyperliquid_like")) == 40.0
     assert btc.max_leverage_on(VenueParams(preset="binance_like")) == 125.0
+
+
+def test_error_lines_echo_at_most_a_clip_of_the_value(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE)
+    for override in ("duration_hours=" + "x" * 10_000, "market.leveraged.count" + "x" * 10_000):
+        with pytest.raises(ConfigError) as info:
+            load_config(path, [override])
+        assert all(len(line) <= 300 for line in info.value.problems), info.value.problems
+    grid = "study:\n  grid: {market.leveraged.leverage_cap: [" + "'" + "y" * 10_000 + "']}\n"
+    path.write_text(BASE + grid)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert sum(len(line) for line in info.value.problems) < 1000, info.value.problems
+
+
+def test_an_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(BASE + ALIAS_BOMB)
+    assert len(ALIAS_BOMB) < 400
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert len("\n".join(info.value.problems)) < 400
+
+
+def test_strict_numbers_still_take_ints_for_floats_and_yaml_underscores(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "duration_hours: 2\nsample_seconds: 60\nmarket:\n  leveraged: {count: 10_000}\n"
+        "  market_makers: {capital_usd: 5_000_000}\n"
+    )
+    cfg = load_config(path, ["dt_seconds=0.5", "market.symbols.0.price_usd=70_000"])
+    assert cfg.market.leveraged.count == 10_000 and isinstance(cfg.market.leveraged.count, int)
+    assert cfg.market.market_makers.capital_usd == 5_000_000
+    assert cfg.duration_hours == 2.0 and cfg.dt_seconds == 0.5
+    assert cfg.market.symbols[0].price_usd == 70_000
+
+
+def test_valid_names_and_steps_pass(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(BASE)
+    cfg = load_config(
+        path,
+        ["name=my-study_v2.1", "market.symbols.2.name=1000PEPE", "dt_seconds=0.25", "sample_seconds=0.75"],
+    )
+    assert cfg.name == "my-study_v2.1" and cfg.market.symbols[2].name == "1000PEPE"
+
+
+def test_a_misspelled_scenario_gets_a_suggestion() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'baseline'"):
+        load_config("basline")
+
+
+def test_numpy_numbers_are_numbers_but_booleans_are_not() -> None:
+    import numpy as np
+
+    from model.params import MarketMakerParams
+
+    maker = MarketMakerParams(count=np.int64(3), capital_usd=np.float32(2e6))
+    assert maker.count == 3 and type(maker.count) is int and maker.capital_usd == 2e6
+    with pytest.raises(ValidationError, match="valid integer"):
+        MarketMakerParams(count=True)
+    with pytest.raises(ValidationError, match="finite number"):
+        MarketMakerParams(capital_usd=np.float64("nan"))
