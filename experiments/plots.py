@@ -31,7 +31,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from experiments.format import format_hms, format_usd
-from experiments.stats import threshold_label
+from experiments.stats import risk_outcomes, threshold_label
 
 _DPI = 110
 _LONG = "#d62728"
@@ -592,6 +592,9 @@ def _draw_study_figures(
     sns = _seaborn()
     paths: list[Path] = []
     paths.append(fragility_figure(frag, keys, thresholds, out / "fragility.png"))
+    risk = risk_outcomes(results, keys)
+    if len(risk) and keys and risk["bad_debt_usd_mean"].notna().any():
+        paths.append(_save(risk_outcomes_plot(risk, keys), out / "risk_outcomes.png"))
     ok = results[results["status"] == "ok"] if "status" in results else results
     if ok.empty:
         return paths
@@ -629,6 +632,36 @@ def _draw_study_figures(
         ax.set_title("contagion: alt vs leader drawdown")
         paths.append(_save(fig, out / "drawdowns.png"))
     return paths
+
+
+def risk_outcomes_plot(risk: pd.DataFrame, keys: Sequence[str]) -> Figure:
+    """Bad debt and ADL notional per grid point (means with their 95% intervals), in rank order.
+
+    Args:
+        risk: :func:`experiments.stats.risk_outcomes` (ranked).
+        keys: the grid keys (the points are labelled by their values).
+
+    Returns:
+        A figure with two panels of horizontal bars with error bars, best point on top.
+    """
+    labels = [", ".join(str(row[k]) for k in keys) for _, row in risk.iterrows()]
+    fig, axes = _subplots(1, 2, figsize=(11, max(3.0, 0.35 * len(risk) + 1.5)), sharey=True)
+    y = np.arange(len(risk))[::-1]
+    for ax, (col, title) in zip(
+        axes, (("bad_debt_usd", "bad debt"), ("adl_notional_usd", "ADL notional")), strict=True
+    ):
+        mean = risk[f"{col}_mean"].to_numpy(dtype=float)
+        lo = risk[f"{col}_lo"].to_numpy(dtype=float)
+        hi = risk[f"{col}_hi"].to_numpy(dtype=float)
+        err = np.vstack([np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)])
+        ax.barh(y, np.nan_to_num(mean), xerr=err, color="#1f77b4", alpha=0.85, edgecolor="none", capsize=2)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
+        ax.set_title(f"{title} per run (mean, 95% interval)")
+        ax.set_xlabel("USD")
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels(labels, fontsize=7)
+    axes[0].set_ylabel(" / ".join(k.split(".")[-1] for k in keys))
+    return fig
 
 
 # --------------------------------------------------------------------------- comparison of runs

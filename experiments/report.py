@@ -19,7 +19,7 @@ from experiments.config import ExperimentConfig
 from experiments.format import finite, format_hms, format_num, format_pct, format_prob, format_usd
 from experiments.plots import compare_figures, run_figures, study_figures
 from experiments.rundir import RunResult, load_run
-from experiments.stats import numeric_column, threshold_label
+from experiments.stats import RISK_METRICS, numeric_column, risk_outcomes, threshold_label
 from experiments.summary import RunSummary
 
 Formatter = Callable[[Any], str]
@@ -497,6 +497,31 @@ def study_report_markdown(
         lines.append(markdown_table(records, cols))
     else:
         lines.append("(no finished runs)\n")
+    risk = risk_outcomes(results, grid_keys)
+    if len(risk) and grid_keys:
+        lines += [
+            "## Risk outcomes by grid point, ranked",
+            "",
+            "Best first: by mean bad debt, then ADL notional, then ADL overshoot (what ADL cost the "
+            "deleveraged accounts beyond the shortfall it covered, `docs/adl_overshoot.md`), then the "
+            "leader's drawdown; means over the runs with 95% intervals (mean +- 1.96 sd / sqrt(n)); "
+            "P(fund exhausted) with a 95% Wilson interval. The same seeds run at every grid point, so "
+            "differences between points are differences of policy, not of luck.",
+            "",
+        ]
+        rcols: list[tuple[str, str] | tuple[str, str, Formatter]] = [("rank", "rank", format_num)]
+        rcols += [(k, k.split(".")[-1], str) for k in grid_keys]
+        rcols.append(("runs", "runs", format_num))
+        records = risk.to_dict("records")
+        for rec in records:
+            for col, _label in RISK_METRICS:
+                fmt = _magnitude_pct if col.endswith("_pct") else format_usd
+                mean, lo, hi = rec[f"{col}_mean"], rec[f"{col}_lo"], rec[f"{col}_hi"]
+                rec[f"_{col}"] = "-" if finite(mean) is None else f"{fmt(mean)} [{fmt(lo)}, {fmt(hi)}]"
+            rec["_fund"] = _prob_ci(rec, "fund_exhausted")
+        rcols += [(f"_{col}", label, str) for col, label in RISK_METRICS]
+        rcols.append(("_fund", "P(fund exhausted)", str))
+        lines.append(markdown_table(records, rcols))
     if n_failed:
         failed = results[results["status"] != "ok"].head(20)
         lines += [

@@ -121,3 +121,77 @@ def fragility(results: pd.DataFrame, grid_keys: Sequence[str], thresholds: Seque
                 row[f"{label}_p{q}"] = float(np.percentile(values, q)) if len(values) else float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+RISK_METRICS: tuple[tuple[str, str], ...] = (
+    ("bad_debt_usd", "bad debt (USD)"),
+    ("adl_notional_usd", "ADL notional (USD)"),
+    ("adl_overshoot_usd", "ADL overshoot (USD)"),
+    ("leader_max_drawdown_pct", "leader max drawdown (%)"),
+)
+"""The per-run outcomes a policy study ranks grid points by: column of results.parquet -> label."""
+
+
+def mean_interval(values: pd.Series, z: float = WILSON_Z95) -> tuple[float, float, float]:
+    """Mean of the finite values with a normal-approximation interval ``mean +- z sd / sqrt(n)``.
+
+    Args:
+        values: one value per run.
+        z: the normal quantile (1.96: 95%).
+
+    Returns:
+        ``(mean, low, high)``; NaN for all three when no value is finite, the mean itself as both bounds
+        for a single value.
+    """
+    x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if len(x) == 1:
+        return mean, mean, mean
+    half = z * float(x.std(ddof=1)) / math.sqrt(len(x))
+    return mean, mean - half, mean + half
+
+
+def risk_outcomes(results: pd.DataFrame, grid_keys: Sequence[str]) -> pd.DataFrame:
+    """Per grid point: bad debt, ADL notional and overshoot, leader drawdown (means with 95% intervals) and
+    P(insurance fund exhausted) (Wilson), ranked best first.
+
+    The rank orders by mean bad debt, then mean ADL notional, then mean overshoot, then mean drawdown
+    (lower is better for each): the policy that leaves the least loss unpaid, then socialises the least.
+    Failed runs are left out.
+
+    Args:
+        results: the study table (one row per run).
+        grid_keys: the swept keys (columns of ``results``).
+
+    Returns:
+        One row per grid point with ``rank``, the grid values, ``runs``, ``<metric>_mean``,
+        ``<metric>_lo``, ``<metric>_hi`` for each of :data:`RISK_METRICS`, and ``p_fund_exhausted`` with
+        ``p_fund_exhausted_lo`` / ``_hi``.
+    """
+    ok = results[results["status"] == "ok"] if "status" in results else results
+    rows: list[dict[str, Any]] = []
+    for point, group in ok.groupby("point", sort=True):
+        row: dict[str, Any] = {"point": point, "runs": len(group)}
+        for key in grid_keys:
+            row[key] = group[key].iloc[0] if key in group else None
+        for col, _label in RISK_METRICS:
+            mean, lo, hi = mean_interval(group[col]) if col in group else (math.nan,) * 3
+            row[f"{col}_mean"], row[f"{col}_lo"], row[f"{col}_hi"] = mean, lo, hi
+        exhausted = numeric_column(group, "fund_exhausted")
+        if exhausted.notna().any():
+            k, n = int(exhausted.fillna(0).sum()), int(exhausted.notna().sum())
+            lo, hi = wilson_interval(k, n)
+            row["p_fund_exhausted"], row["p_fund_exhausted_lo"], row["p_fund_exhausted_hi"] = k / n, lo, hi
+        else:
+            row["p_fund_exhausted"] = row["p_fund_exhausted_lo"] = row["p_fund_exhausted_hi"] = math.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    order = [f"{col}_mean" for col, _ in RISK_METRICS]
+    table = table.sort_values(order, na_position="last", kind="stable").reset_index(drop=True)
+    table.insert(0, "rank", range(1, len(table) + 1))
+    return table

@@ -195,6 +195,15 @@ def flatten_summary(summary: RunSummary) -> dict[str, Any]:
         "adl_count": totals.adl_count,
         "oi_change_pct": totals.oi_change_pct,
     }
+    # the risk outcomes a policy study ranks on (stats.risk_outcomes): bad debt, ADL and its overshoot,
+    # the fund's drawdown and whether it ran dry
+    row["bad_debt_usd"] = summary.bad_debt_usd
+    row["adl_notional_usd"] = getattr(summary, "adl_notional_usd", None)
+    row["adl_overshoot_usd"] = getattr(summary, "adl_overshoot_usd", None)
+    row["insurance_fund_drawdown_pct"] = getattr(summary, "insurance_fund_drawdown_pct", None)
+    exhausted = getattr(summary, "insurance_fund_exhausted_s", None)
+    # 1.0 when the fund ran dry (a float, so results.parquet holds numbers and P() is a mean)
+    row["fund_exhausted"] = None if summary.insurance_fund_min_usd is None else float(exhausted is not None)
     lead = summary.leader_metrics
     row["leader_return_pct"] = lead.return_pct if lead is not None else None
     row["leader_max_drawdown_pct"] = _abs_or_none(lead.max_drawdown_pct) if lead is not None else None

@@ -384,6 +384,12 @@ def _dict_row(summary: dict[str, Any]) -> dict[str, Any]:
         "oi_change_pct",
     ):
         row[key] = totals.get(key)
+    # added with the venue-policy outcomes (after the redesign): the risk outcomes a policy study ranks on
+    row["bad_debt_usd"] = summary.get("bad_debt_usd")
+    row["adl_notional_usd"] = summary.get("adl_notional_usd")
+    row["adl_overshoot_usd"] = summary.get("adl_overshoot_usd")
+    row["insurance_fund_drawdown_pct"] = summary.get("insurance_fund_drawdown_pct")
+    row["fund_exhausted"] = float(summary.get("insurance_fund_exhausted_s") is not None)
     symbols = summary["symbols"]
     names = list(symbols)
     leader = summary.get("leader") or names[0]
