@@ -155,8 +155,8 @@ def mean_interval(values: pd.Series, z: float = WILSON_Z95) -> tuple[float, floa
 
 
 def risk_outcomes(results: pd.DataFrame, grid_keys: Sequence[str]) -> pd.DataFrame:
-    """Per grid point: bad debt, ADL notional and overshoot, leader drawdown (means with 95% intervals) and
-    P(insurance fund exhausted) (Wilson), ranked best first.
+    """Per grid point: bad debt, ADL notional and overshoot, leader drawdown (means with 95% intervals,
+    clipped at zero: they are magnitudes) and P(insurance fund exhausted) (Wilson), ranked best first.
 
     The rank orders by mean bad debt, then mean ADL notional, then mean overshoot, then mean drawdown
     (lower is better for each): the policy that leaves the least loss unpaid, then socialises the least.
@@ -179,7 +179,8 @@ def risk_outcomes(results: pd.DataFrame, grid_keys: Sequence[str]) -> pd.DataFra
             row[key] = group[key].iloc[0] if key in group else None
         for col, _label in RISK_METRICS:
             mean, lo, hi = mean_interval(group[col]) if col in group else (math.nan,) * 3
-            row[f"{col}_mean"], row[f"{col}_lo"], row[f"{col}_hi"] = mean, lo, hi
+            # every outcome here is a magnitude (>= 0): an interval below zero says nothing more
+            row[f"{col}_mean"], row[f"{col}_lo"], row[f"{col}_hi"] = mean, max(lo, 0.0), hi
         exhausted = numeric_column(group, "fund_exhausted")
         if exhausted.notna().any():
             k, n = int(exhausted.fillna(0).sum()), int(exhausted.notna().sum())

@@ -69,6 +69,8 @@ def test_the_policy_study_writes_the_ranked_risk_table(tmp_path: Path) -> None:
         assert col in table.columns
     none = table[table["market.venue.adl_policy"] == "none"]
     assert (none["adl_notional_usd"].fillna(0) == 0).all()  # no ADL under "none": losses go to bad debt
+    # a run that needed an injection ran its fund dry, whatever the samples saw
+    assert (table.loc[table["bad_debt_usd"] > 0, "fund_exhausted"] == 1.0).all()
     report = (tmp_path / "study" / "report.md").read_text()
     assert "## Risk outcomes by grid point, ranked" in report
     section = report.split("## Risk outcomes by grid point, ranked")[1]
