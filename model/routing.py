@@ -184,23 +184,11 @@ class OrderRouter:
         reduce_only: bool = False,
         _liquidation: bool = False,
     ) -> OrderResult:
-        """Send an order: a limit order when ``price_ticks`` is given, else a market order.
+        """Check an order and send it to its book; the arguments and result are :meth:`Exchange.submit`'s.
 
-        Args:
-            account: the sending account.
-            symbol: symbol index.
-            side: ``BUY`` or ``SELL``.
-            lots: quantity in lots (> 0).
-            price_ticks: limit price in ticks; None for a market order.
-            tif: ``GTC``, ``IOC`` or ``POST_ONLY`` (limit orders only).
-            reduce_only: reject unless the order only reduces the current position.
-            _liquidation: internal (the liquidation engine): no margin check, no taker fee.
-
-        Returns:
-            An :class:`OrderResult`; rejected orders carry a reason and change nothing.
-
-        Raises:
-            KeyError: unknown account or symbol.
+        The checks run in this order, cheapest first: account and symbol ids, lots, side and price as
+        positive integers, the price band (a market order becomes an IOC limited at the band), reduce-only
+        or the initial-margin check (skipped for the liquidation engine's own orders), post-only crossing.
         """
         led = self.ledger
         if not 0 <= account < led.n:
