@@ -603,11 +603,8 @@ def _raise_if_unguarded() -> None:
     """After a broken pool: raise the clear error a worker left when it found an unguarded script."""
     note = _unguarded_note(os.getpid())
     if note.exists():
-        try:
-            message = note.read_text(encoding="utf-8")
-        finally:
-            note.unlink(missing_ok=True)
-        raise UnguardedMainError(message)
+        note.unlink(missing_ok=True)
+        raise UnguardedMainError(_unguarded_message())  # named from here: the parent knows its script
 
 
 def _local_pool(workers: int, recycle_after: int | None) -> _Pool:
