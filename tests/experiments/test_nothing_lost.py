@@ -131,18 +131,25 @@ def test_stale_temporaries_of_dead_processes_are_cleaned_on_the_next_write(tmp_p
 
 
 def test_validate_print_into_a_closed_pipe_exits_quietly() -> None:
-    proc = subprocess.run(
-        f"{sys.executable} -m experiments.cli validate whale_dump --print | head -n 3",
-        shell=True,
-        cwd=ROOT,
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert len(proc.stdout.splitlines()) == 3
+    # `cascadelab validate whale_dump --print | head`: the reader goes away before the config is written
+    # (closed here before the command writes, so the pipe is certainly gone, whatever its buffer size)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "experiments.cli", "validate", "whale_dump", "--print"],
+            cwd=ROOT,
+            env=subprocess_env(),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
     assert "Traceback" not in proc.stderr and "BrokenPipeError" not in proc.stderr, proc.stderr
     assert proc.stderr == ""
+    assert proc.returncode == 141
 
 
 # --------------------------------------------------------------------------- 6. an interrupted run
