@@ -10,6 +10,7 @@ nothing imports it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -38,8 +39,9 @@ from experiments.config import (
     parse_grid,
     resolved_dict,
 )
+from experiments.format import format_hms
 from experiments.report import rerender_run, summary_text
-from experiments.rundir import check_out_dir
+from experiments.rundir import RunInterrupted, check_out_dir
 from experiments.runner import run
 from experiments.study import DEFAULT_RECYCLE, rerender_study, sweep
 
@@ -47,6 +49,7 @@ EXIT_OK = 0
 EXIT_FAILED_RUNS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 SCHEDULER_CONNECT_TIMEOUT_S = 5.0
 """How long ``sweep --scheduler`` waits for the scheduler's port before giving up (nothing is written)."""
@@ -214,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
     p.add_argument("--hours", type=_positive_float, help="simulate only the first H hours of the run")
     p.add_argument("--no-figures", action="store_true", help="skip figures/*.png")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a previous run in --out (only its own files; other files there are kept)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
 
     p = sub.add_parser("sweep", help="run a Monte Carlo study: grid x seeds, resumable")
@@ -239,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="replace each local worker after N runs (default: 20)",
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a study of a different config in --out (the same study resumes without it)",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     p = sub.add_parser("report", help="re-render the report of a run or study directory")
@@ -258,16 +271,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     seed = cfg.seed if args.seed is None else args.seed
     out = args.out if args.out is not None else Path("runs") / f"{cfg.name}-seed{seed}"
-    check_out_dir(out)
+    check_out_dir(out, overwrite=args.overwrite)
     check_writable(out)
-    result = run(
-        cfg,
-        seed=seed,
-        out=out,
-        progress=not args.quiet,
-        hours=args.hours,
-        figures=False if args.no_figures else None,
-    )
+    try:
+        result = run(
+            cfg,
+            seed=seed,
+            out=out,
+            progress=not args.quiet,
+            hours=args.hours,
+            figures=False if args.no_figures else None,
+        )
+    except RunInterrupted as stop:
+        part = stop.result
+        end = (args.hours if args.hours is not None else cfg.duration_hours) * 3600.0
+        print(
+            f"interrupted at simulated {format_hms(part.summary.sim_seconds)} of {format_hms(end)}: "
+            f"the run so far is written to {part.out} (tables up to then, summary.json marked "
+            "interrupted: true, report.md)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     if not args.quiet:
         print(summary_text(result.summary))
     print(f"run directory: {result.out}")
@@ -294,6 +318,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         hours=args.hours,
         progress=not args.quiet,
         recycle_after=args.recycle or DEFAULT_RECYCLE,
+        overwrite=args.overwrite,
     )
     failed = int((table["status"] != "ok").sum()) if len(table) else 0
     print(f"{len(table)} runs ({len(table) - failed} ok, {failed} failed); study directory: {args.out}")
@@ -380,7 +405,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 ok, 1 some runs of a study failed, 2 user error, 130 interrupted.
+        The exit status: 0 ok, 1 some runs of a study failed, 2 user error, 130 interrupted, 141 the
+        reader of standard output went away (a closed pipe).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -390,13 +416,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError:  # not the main thread
         previous = None
     try:
-        return _COMMANDS[args.command](args)
+        code = _COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe (| head) shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # the reader went away (cascadelab validate X --print | head): stop quietly
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except ConfigError as exc:
         for line in exc.problems:
             print(f"error: {line}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr)
+        if args.command == "sweep":
+            print(
+                "interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr
+            )
+        else:
+            print("interrupted: nothing was written", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         if previous is not None:

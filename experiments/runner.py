@@ -21,7 +21,17 @@ from tqdm import tqdm
 from experiments.config import MAX_SEED, ConfigError, ExperimentConfig, config_from
 from experiments.format import format_hms
 from experiments.report import write_run_report
-from experiments.rundir import RunResult, check_out_dir, jsonable, load_run, staged_directory, write_run_files
+from experiments.rundir import (
+    RunInterrupted,
+    RunResult,
+    check_out_dir,
+    deferred_interrupts,
+    jsonable,
+    load_run,
+    mark_interrupted,
+    staged_directory,
+    write_run_files,
+)
 from experiments.summary import RunSummary
 from model.market import CryptoMarket
 from model.metrics import summarize
@@ -168,20 +178,25 @@ def run(
     bar = None
     if progress:
         bar = tqdm(total=n_steps, unit="step", desc=cfg.name, dynamic_ncols=True, leave=True)
+    steps_done = 0
     try:
         last_tick = time.perf_counter()
         shown = 0
-        for i in range(n_steps):
-            market.step()
-            if bar is not None:
-                now = time.perf_counter()
-                if now - last_tick >= 0.25 or i == n_steps - 1:
-                    bar.update(i + 1 - shown)
-                    shown = i + 1
-                    bar.set_postfix_str(
-                        f"sim {format_hms(market.time_s)} / {format_hms(end_s)}", refresh=False
-                    )
-                    last_tick = now
+        with deferred_interrupts(deliver=False) as stop:  # Ctrl-C/SIGTERM end the run at a step boundary
+            for i in range(n_steps):
+                if stop:
+                    break
+                market.step()
+                steps_done = i + 1
+                if bar is not None:
+                    now = time.perf_counter()
+                    if now - last_tick >= 0.25 or i == n_steps - 1:
+                        bar.update(i + 1 - shown)
+                        shown = i + 1
+                        bar.set_postfix_str(
+                            f"sim {format_hms(market.time_s)} / {format_hms(end_s)}", refresh=False
+                        )
+                        last_tick = now
     finally:
         if bar is not None:
             bar.close()
@@ -202,10 +217,13 @@ def run(
         extras,
         sim_seconds=sim_seconds,
         wall_seconds=wall,
-        steps=n_steps,
+        steps=steps_done,
         ledger_imbalance=imbalance,
         hours=hours,
     )
+    interrupted = bool(stop)
+    if interrupted:
+        summary = mark_interrupted(summary)
     if imbalance != 0:
         raise LedgerImbalanceError(
             f"ledger_imbalance = {imbalance} micro-dollars after {sim_seconds:g} simulated seconds "
@@ -214,6 +232,8 @@ def run(
     result = RunResult(cfg, seed, summary, timeseries, liquidations, adl)
     if out is not None:
         result.out = write_run_dir(result, out, figures=cfg.figures if figures is None else figures)
+    if interrupted:
+        raise RunInterrupted(result)
     return result
 
 

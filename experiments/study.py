@@ -25,10 +25,16 @@ the number of workers. Runs that fail are recorded with their error (and retried
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import multiprocessing
 import os
+import signal
+import sys
+import tempfile
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
@@ -57,7 +63,7 @@ from experiments.config import (
     resolved_dict,
 )
 from experiments.report import write_study_report
-from experiments.rundir import jsonable
+from experiments.rundir import deferred_interrupts, jsonable, pid_alive
 from experiments.runner import run
 from experiments.stats import fragility
 from experiments.summary import SYMBOL_METRICS, WALL_CLOCK_FIELDS, RunSummary
@@ -73,6 +79,29 @@ DASK_CONNECT_TIMEOUT = "30s"
 
 DEFAULT_RECYCLE = 20
 """Runs per local worker process before it is replaced (keeps memory flat over thousands of runs)."""
+
+LOST_RUN_RETRIES = 2
+"""Times a run lost with its worker (killed, out of memory) is tried again before it is recorded failed."""
+
+STUDY_FILES = (
+    "study.yaml",
+    "study.json",
+    "results.parquet",
+    "fragility.parquet",
+    "fragility.csv",
+    "report.md",
+)
+"""A study's own top-level files (plus ``runs/*.json``, ``figures/*.png``): what ``--overwrite`` replaces."""
+
+HASH_LINE = "# cascadelab study hash: "
+"""The first line of ``study.yaml``: the study's hash (:func:`study_hash`), checked before resuming."""
+
+WATCHDOG_INTERVAL_S = 0.5
+"""How often a local worker checks that the sweep that started it is still alive."""
+
+
+class UnguardedMainError(RuntimeError):
+    """``sweep`` was called at the top level of a script that its worker processes re-import."""
 
 
 # --------------------------------------------------------------------------- tasks and seeds
@@ -249,6 +278,16 @@ def _base_row(task: RunTask) -> dict[str, Any]:
     return row
 
 
+_EMPTY_MESSAGES = {
+    "CancelledError": "the cluster cancelled the run (the Dask scheduler was lost or restarted)",
+    "BrokenProcessPool": "a worker process died while the run was in flight (killed, or out of memory)",
+    "KilledWorker": "the run's Dask workers kept dying while running it (out of memory?)",
+    "TimeoutError": "the run timed out",
+    "MemoryError": "out of memory",
+}
+"""A readable message for the exceptions that usually come without one (a failure row is never empty)."""
+
+
 def _failed_row(task: RunTask, exc: BaseException, tb: str | None = None) -> dict[str, Any]:
     if isinstance(exc, ValidationError):
         first = "; ".join(format_validation_error(exc))
@@ -256,6 +295,8 @@ def _failed_row(task: RunTask, exc: BaseException, tb: str | None = None) -> dic
         first = "; ".join(exc.problems)
     else:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if not first:
+        first = _EMPTY_MESSAGES.get(type(exc).__name__, "raised without a message")
     return {
         **_base_row(task),
         "status": "failed",
@@ -305,17 +346,78 @@ def _atomic_parquet(df: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def check_study_dir(out: str | Path) -> Path:
-    """Check that ``out`` can hold a study (absent, empty, or a previous study to resume).
+def study_hash(config: ExperimentConfig, hours: float | None) -> str:
+    """The hash of a study: its base config (without name, description, figures), grid, master seed, hours.
+
+    The number of seeds is left out (more seeds extend a study: the first ones are the same) and so are
+    the thresholds (they only change the report).
+
+    Args:
+        config: the base config with its effective ``study`` section.
+        hours: the truncation of every run (None: the full duration).
+
+    Returns:
+        16 hex digits.
+    """
+    data = resolved_dict(config, study=False)
+    for key in ("name", "description", "figures", "seed"):
+        data.pop(key, None)
+    data["study"] = {
+        "grid": config.study.grid,
+        "master_seed": config.study.master_seed,
+        "hours": None if hours is None or hours >= config.duration_hours else float(hours),
+    }
+    text = json.dumps(jsonable(data), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def stored_study_hash(path: Path) -> str | None:
+    """The hash a study directory was written with (``study.yaml``'s first line, else recomputed).
+
+    Args:
+        path: a study directory.
+
+    Returns:
+        The hash, or None when ``study.yaml`` is missing or unreadable.
+    """
+    yaml_path = path / "study.yaml"
+    try:
+        first = yaml_path.read_text(encoding="utf-8").split("\n", 1)[0]
+    except (OSError, UnicodeDecodeError):
+        return None
+    if first.startswith(HASH_LINE):
+        return first[len(HASH_LINE) :].strip()
+    try:  # a study written before the hash was kept
+        cfg = load_config(yaml_path)
+        meta = json.loads((path / "study.json").read_text(encoding="utf-8"))
+        return study_hash(cfg, meta.get("hours"))
+    except (ConfigError, OSError, ValueError, AttributeError):
+        return None
+
+
+def _describe_study(path: Path) -> str:
+    try:
+        meta = json.loads((path / "study.json").read_text(encoding="utf-8"))
+        grid = ", ".join(meta.get("grid_keys", [])) or "no grid"
+        return f"a study of {meta.get('name', '?')} ({meta.get('tasks', '?')} runs; {grid})"
+    except (OSError, ValueError, AttributeError):
+        return "a study of another config"
+
+
+def check_study_dir(out: str | Path, *, expected_hash: str | None = None, overwrite: bool = False) -> Path:
+    """Check that ``out`` can hold a study: absent, empty, or a previous study of the same config.
 
     Args:
         out: the directory.
+        expected_hash: the hash of the study to run (:func:`study_hash`); None skips the comparison.
+        overwrite: a study of a different config there may be replaced (``--overwrite``).
 
     Returns:
         The path.
 
     Raises:
-        ConfigError: it is a file or a non-empty directory that is not a study directory.
+        ConfigError: it is a file, a non-empty directory that is not a study directory, or a study of a
+            different config and ``overwrite`` is false.
     """
     path = Path(out)
     if path.exists():
@@ -325,7 +427,58 @@ def check_study_dir(out: str | Path) -> Path:
             raise ConfigError(
                 [f"{path}: exists, is not empty and is not a study directory; choose another --out"]
             )
+        if expected_hash is not None and (path / "study.yaml").exists() and not overwrite:
+            stored = stored_study_hash(path)
+            if stored != expected_hash:
+                raise ConfigError(
+                    [
+                        f"{path}: holds {_describe_study(path)}, not this study; pass --overwrite to "
+                        "replace it, or choose another --out (the same study resumes)"
+                    ]
+                )
     return path
+
+
+def _clear_study(path: Path) -> None:
+    """Remove a previous study's own files (``--overwrite``); anything else in the directory is kept."""
+    for name in STUDY_FILES:
+        (path / name).unlink(missing_ok=True)
+    for pattern in ("runs/*.json", "runs/.*.tmp-*", "figures/*.png"):
+        for f in path.glob(pattern):
+            f.unlink(missing_ok=True)
+
+
+def recover_run_files(runs_dir: Path) -> tuple[int, int]:
+    """Tidy ``runs/`` before a resume: adopt complete temporary files of dead writers, remove the rest.
+
+    A writer killed between writing ``.ID.json.tmp-PID`` and renaming it leaves a whole row behind: it
+    is renamed into place (when ``ID.json`` is missing); a partial one is removed.
+
+    Args:
+        runs_dir: the study's ``runs/`` directory.
+
+    Returns:
+        (adopted, removed).
+    """
+    adopted = removed = 0
+    if not runs_dir.is_dir():
+        return adopted, removed
+    for tmp in runs_dir.glob(".*.json.tmp-*"):
+        name, _, pid = tmp.name[1:].rpartition(".tmp-")
+        if not pid.isdigit() or int(pid) == os.getpid() or pid_alive(int(pid)):
+            continue
+        final = runs_dir / name
+        try:
+            row = json.loads(tmp.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            row = None
+        if isinstance(row, dict) and row.get("run_id") == final.stem and not final.exists():
+            os.replace(tmp, final)
+            adopted += 1
+        else:
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return adopted, removed
 
 
 def read_rows(runs_dir: Path, ids: set[str] | None = None) -> dict[str, dict[str, Any]]:
@@ -408,9 +561,67 @@ class _Pool:
     kind: str
 
 
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(WATCHDOG_INTERVAL_S)
+        if os.getppid() != parent_pid:  # the sweep is gone (SIGKILL): nobody will collect this run
+            os._exit(1)
+
+
+def worker_init(parent_pid: int) -> None:
+    """Set up a local worker process: it dies with the sweep that started it, and leaves Ctrl-C to it.
+
+    A daemon thread checks every :data:`WATCHDOG_INTERVAL_S` seconds that the worker's parent is still
+    ``parent_pid`` and ends the process when it is not (the sweep was killed). SIGINT is ignored: on
+    Ctrl-C the sweep stops its workers itself.
+
+    Args:
+        parent_pid: the sweep's process id.
+    """
+    with contextlib.suppress(ValueError):  # not the main thread
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watchdog", daemon=True).start()
+
+
+def _unguarded_note(parent_pid: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"cascadelab-unguarded-main-{parent_pid}"
+
+
+def _unguarded_message() -> str:
+    main = sys.modules.get("__main__")
+    script = getattr(main, "__file__", None) or "the calling script"
+    return (
+        f"experiments.sweep() runs at the top level of {script}, which every worker process imports "
+        'again: put the call under `if __name__ == "__main__":` (or pass scheduler= for a Dask cluster)'
+    )
+
+
+def _refuse_worker_bootstrap() -> None:
+    """Raise :class:`UnguardedMainError` inside a worker that is importing the caller's script."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        message = _unguarded_message()
+        with contextlib.suppress(OSError):
+            _unguarded_note(os.getppid()).write_text(message, encoding="utf-8")
+        raise UnguardedMainError(message)
+
+
+def _raise_if_unguarded() -> None:
+    """After a broken pool: raise the clear error a worker left when it found an unguarded script."""
+    note = _unguarded_note(os.getpid())
+    if note.exists():
+        note.unlink(missing_ok=True)
+        raise UnguardedMainError(_unguarded_message())  # named from here: the parent knows its script
+
+
 def _local_pool(workers: int, recycle_after: int | None) -> _Pool:
     ctx = multiprocessing.get_context("spawn")
-    ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, max_tasks_per_child=recycle_after)
+    ex = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=ctx,
+        max_tasks_per_child=recycle_after,
+        initializer=worker_init,
+        initargs=(os.getpid(),),
+    )
 
     def close() -> None:
         ex.shutdown(wait=True, cancel_futures=True)
@@ -534,9 +745,11 @@ def prepare(
 def _write_study_files(out: Path, study: Study, pool_kind: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "runs").mkdir(exist_ok=True)
-    _atomic_write_text(out / "study.yaml", dump_yaml(resolved_dict(study.config)))
+    digest = study_hash(study.config, study.hours)
+    _atomic_write_text(out / "study.yaml", f"{HASH_LINE}{digest}\n" + dump_yaml(resolved_dict(study.config)))
     meta = {
         "name": study.config.name,
+        "study_hash": digest,
         "grid_keys": study.grid_keys,
         "points": len(grid_points(study.grid)),
         "seeds": study.config.study.seeds,
@@ -563,8 +776,14 @@ def sweep(
     progress: bool = False,
     recycle_after: int | None = DEFAULT_RECYCLE,
     report: bool = True,
+    overwrite: bool = False,
 ) -> pd.DataFrame:
     """Run a Monte Carlo study (grid x seeds) and return its table.
+
+    A study directory of the same study (:func:`study_hash`) is resumed: its finished runs are kept.
+    One of a different config is refused unless ``overwrite`` (then its own files are replaced, other
+    files in the directory are kept). A run lost with its worker process is retried
+    (:data:`LOST_RUN_RETRIES` times) before it is recorded as failed.
 
     Args:
         config: the base config (object, mapping, YAML path or scenario name).
@@ -579,22 +798,31 @@ def sweep(
         progress: show a progress bar (runs done, failed, ETA) on stderr.
         recycle_after: runs per local worker before it is replaced (None: never).
         report: write ``fragility.*``, ``figures/`` and ``report.md`` into ``out``.
+        overwrite: replace a study of a different config in ``out``.
 
     Returns:
         The study table (one row per run, sorted by grid point and seed index); see ``results.parquet``.
 
     Raises:
-        ConfigError: invalid input (before anything runs).
+        ConfigError: invalid input, or ``out`` holds a different study (before anything runs).
+        UnguardedMainError: called at the top level of a script without ``if __name__ == "__main__":``.
         KeyboardInterrupt: interrupted; every finished run is on disk and ``results.parquet`` is written.
     """
+    if scheduler is None:
+        _refuse_worker_bootstrap()
+        _unguarded_note(os.getpid()).unlink(missing_ok=True)
     study = prepare(config, seeds, grid, master_seed=master_seed, hours=hours, overrides=overrides)
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     if scheduler is None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
         raise ConfigError([f"--workers: must be a positive integer (got {n_workers!r})"])
-    out_dir = check_study_dir(out) if out is not None else None
+    digest = study_hash(study.config, study.hours)
+    out_dir = check_study_dir(out, expected_hash=digest, overwrite=overwrite) if out is not None else None
     ids = {t.run_id for t in study.tasks}
     rows: dict[str, dict[str, Any]] = {}
     if out_dir is not None:
+        if overwrite and (out_dir / "study.yaml").exists() and stored_study_hash(out_dir) != digest:
+            _clear_study(out_dir)
+        recover_run_files(out_dir / "runs")
         rows = {k: v for k, v in read_rows(out_dir / "runs", ids).items() if v.get("status") == "ok"}
     pending = [t for t in study.tasks if t.run_id not in rows]
     pool_kind = f"dask {scheduler}" if scheduler else f"processes x{n_workers}"
@@ -605,7 +833,9 @@ def sweep(
         row = json.loads(json.dumps(row, allow_nan=False))  # the same values whether read back or not
         rows[str(row["run_id"])] = row
         if out_dir is not None:
-            _atomic_write_text(out_dir / "runs" / f"{row['run_id']}.json", json.dumps(row, indent=1) + "\n")
+            text = json.dumps(row, indent=1) + "\n"
+            with deferred_interrupts():  # Ctrl-C/SIGTERM wait until the file is whole and in place
+                _atomic_write_text(out_dir / "runs" / f"{row['run_id']}.json", text)
 
     bar = None
     if progress:
@@ -632,20 +862,45 @@ def _execute(
     recycle_after: int | None,
     record: Callable[[dict[str, Any]], None],
     bar: Any,
+    retries: int = LOST_RUN_RETRIES,
 ) -> int:
-    """Run tasks on an executor, a bounded number in flight; returns the number of failed runs."""
+    """Run tasks on an executor, a bounded number in flight; returns the number of failed runs.
+
+    A local worker that dies breaks the pool: the runs in flight are lost with it. They are tried
+    again on a fresh pool (up to ``retries`` times each, the lost ones first) before being recorded as
+    failed.
+    """
     pool = _dask_pool(scheduler) if scheduler else _local_pool(min(workers, len(tasks)), recycle_after)
     window = max(2 * pool.slots, 2)
     queue: Iterator[RunTask] = iter(tasks)
+    again: list[RunTask] = []  # runs lost with a worker, to try again first
+    lost: dict[str, int] = {}  # run_id -> times lost
     inflight: dict[Future[dict[str, Any]], RunTask] = {}
     counts = {"ok": 0, "failed": 0}
 
     def fill() -> None:
         while len(inflight) < window:
-            task = next(queue, None)
+            task = again.pop(0) if again else next(queue, None)
             if task is None:
                 return
             inflight[pool.executor.submit(execute_task, task)] = task
+
+    def done_row(row: dict[str, Any]) -> None:
+        record(row)
+        counts["ok" if row.get("status") == "ok" else "failed"] += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(ok=counts["ok"], failed=counts["failed"], refresh=False)
+
+    def lose(task: RunTask) -> None:
+        lost[task.run_id] = lost.get(task.run_id, 0) + 1
+        if lost[task.run_id] <= retries:
+            again.append(task)
+            return
+        exc = BrokenProcessPool(
+            f"its worker process died each of the {lost[task.run_id]} times it ran (killed, or out of memory)"
+        )
+        done_row(_failed_row(task, exc, None))
 
     try:
         fill()
@@ -657,28 +912,33 @@ def _execute(
                 try:
                     row = fut.result()
                 except BrokenProcessPool as exc:
-                    row, broken = _failed_row(task, exc, "a worker process died (out of memory?)"), True
-                except Exception as exc:  # a Dask KilledWorker, a pickling error, ...
+                    if scheduler is None:
+                        broken = True
+                        lose(task)
+                        continue
                     row = _failed_row(task, exc, traceback.format_exc())
-                record(row)
-                counts["ok" if row.get("status") == "ok" else "failed"] += 1
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(ok=counts["ok"], failed=counts["failed"], refresh=False)
-            if broken and scheduler is None:
+                except Exception as exc:  # a Dask KilledWorker or CancelledError, a pickling error, ...
+                    row = _failed_row(task, exc, traceback.format_exc())
+                done_row(row)
+            if broken:
+                _raise_if_unguarded()
                 pool.executor.shutdown(wait=False, cancel_futures=True)
                 for fut, task in list(inflight.items()):
                     fut.cancel()
-                    record(_failed_row(task, BrokenProcessPool("the worker pool broke"), None))
-                    counts["failed"] += 1
-                    if bar is not None:
-                        bar.update(1)
+                    lose(task)
                 inflight.clear()
                 pool = _local_pool(min(workers, max(1, len(tasks))), recycle_after)
             fill()
     except KeyboardInterrupt:
         for fut in inflight:
             fut.cancel()
+        if scheduler is None:
+            _kill_local_workers(pool.executor)
+            pool.executor.shutdown(wait=False, cancel_futures=True)
+        else:
+            pool.close()
+        raise
+    except BaseException:
         if scheduler is None:
             _kill_local_workers(pool.executor)
             pool.executor.shutdown(wait=False, cancel_futures=True)

@@ -126,7 +126,8 @@ def test_run_is_deterministic_and_replaces_its_own_directory(tmp_path: Path) -> 
     args = ["run", "baseline", "--seed", "5", "--out", str(out), "--quiet", "--no-figures", *_set(TINY)]
     assert main(args) == 0
     first = pd.read_parquet(out / "timeseries.parquet")
-    assert main(args) == 0  # a previous run directory is replaced
+    assert main(args) == 2  # a previous run directory is not replaced without --overwrite
+    assert main([*args, "--overwrite"]) == 0  # with it, it is
     pd.testing.assert_frame_equal(first, pd.read_parquet(out / "timeseries.parquet"))
     assert not (out / "figures").exists() or not list((out / "figures").glob("*.png"))
 

@@ -1,0 +1,229 @@
+"""Studies under faults and misuse: a different study in --out, dead workers, a killed sweep, a script
+without a main guard, temporary files left by a signal; every failure row readable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import CancelledError
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from experiments.cli import main
+from experiments.config import ConfigError, load_config
+from experiments.study import _failed_row, expand_tasks, recover_run_files, sweep
+from tests.experiments.helpers import ROOT, TINY_POPULATION, subprocess_env
+
+OVERRIDES = [*TINY_POPULATION, "market.large_holders.count=1", "sample_seconds=10"]
+HOURS = 0.01
+GRID = {"market.leveraged.leverage_cap": [5, 50]}
+
+
+def _sweep_args(
+    out: Path, seeds: int, workers: int, hours: float = HOURS, config: str = "leverage_sweep"
+) -> list[str]:
+    args = ["sweep", config, "--seeds", str(seeds), "--hours", str(hours), "--workers", str(workers)]
+    args += ["--out", str(out), "--quiet", "--recycle", "50"]
+    if config == "leverage_sweep":
+        args += ["--grid", "market.leveraged.leverage_cap=5,50"]
+    for item in OVERRIDES:
+        args += ["--set", item]
+    return args
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The spawned worker processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_for(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _n_runs(out: Path) -> int:
+    runs = out / "runs"
+    return len(list(runs.glob("*.json"))) if runs.is_dir() else 0
+
+
+def _popen_sweep(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments.cli", *args],
+        cwd=ROOT,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+# --------------------------------------------------------------------------- a different study in --out
+
+
+def test_a_sweep_of_another_config_into_a_study_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "lev"
+    kw = {"seeds": 1, "grid": GRID, "hours": HOURS, "overrides": OVERRIDES, "workers": 1}
+    sweep("leverage_sweep", out=out, **kw)  # type: ignore[arg-type]
+    (out / "mine.txt").write_text("keep")
+    report = (out / "report.md").read_text()
+    first_line = (out / "study.yaml").read_text().splitlines()[0]
+    assert first_line.startswith("# cascadelab study hash: ")
+    assert json.loads((out / "study.json").read_text())["study_hash"] == first_line.split(": ")[1]
+    capsys.readouterr()
+    code = main(_sweep_args(out, 1, 1, config="whale_dump"))
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert str(out) in err[0] and "leverage_sweep" in err[0] and "--overwrite" in err[0]
+    assert (out / "report.md").read_text() == report and _n_runs(out) == 2  # nothing touched
+    with pytest.raises(ConfigError, match="not this study"):
+        sweep("leverage_sweep", out=out, master_seed=99, **kw)  # type: ignore[arg-type]
+    # the same study resumes (more seeds extend it)
+    again = sweep("leverage_sweep", out=out, **{**kw, "seeds": 2})  # type: ignore[arg-type]
+    assert len(again) == 4 and (again["status"] == "ok").all()
+    # --overwrite replaces the study's own files, nothing else
+    assert main([*_sweep_args(out, 1, 1, config="whale_dump"), "--overwrite"]) == 0
+    assert (out / "mine.txt").read_text() == "keep"
+    assert _n_runs(out) == 1  # no per-run file of the leverage study left among whale_dump's
+    assert load_config(out / "study.yaml").name == "whale_dump"
+    assert len(pd.read_parquet(out / "results.parquet")) == 1
+
+
+# --------------------------------------------------------------------------- the write window
+
+
+def test_resume_adopts_complete_temporary_files_and_removes_the_rest(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    kw = {"seeds": 1, "grid": GRID, "hours": HOURS, "overrides": OVERRIDES, "workers": 1}
+    first = sweep("leverage_sweep", out=out, **kw)  # type: ignore[arg-type]
+    runs = out / "runs"
+    run_id = str(first["run_id"].iloc[0])
+    dead = _dead_pid()
+    whole = runs / f".{run_id}.json.tmp-{dead}"
+    os.replace(runs / f"{run_id}.json", whole)  # killed between the write and the rename
+    half = runs / f".{first['run_id'].iloc[1]}.json.tmp-{dead}"
+    half.write_text('{"run_id": "')
+    (runs / f"{first['run_id'].iloc[1]}.json").unlink()
+    assert recover_run_files(runs) == (1, 1)
+    assert (runs / f"{run_id}.json").is_file() and not whole.exists() and not half.exists()
+    again = sweep("leverage_sweep", out=out, **kw)  # type: ignore[arg-type]
+    # the adopted run is not recomputed: its wall time is the first one's
+    assert again["wall_seconds"].iloc[0] == first["wall_seconds"].iloc[0]
+    assert (again["status"] == "ok").all() and len(again) == 2
+    assert not [p for p in runs.iterdir() if p.name.startswith(".")]
+
+
+# --------------------------------------------------------------------------- readable failures
+
+
+def test_every_failure_row_carries_a_readable_error() -> None:
+    task = expand_tasks(load_config("leverage_sweep", OVERRIDES), {}, 1, 1, HOURS)[0]
+    for exc in (CancelledError(), BrokenProcessPool(), RuntimeError("")):
+        error = _failed_row(task, exc)["error"]
+        name, _, message = error.partition(": ")
+        assert name == type(exc).__name__ and len(message) > 10, error
+    assert "scheduler" in _failed_row(task, CancelledError())["error"]
+
+
+# --------------------------------------------------------------------------- dead workers, a dead sweep
+
+
+def test_a_run_lost_with_a_killed_worker_is_retried(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    proc = _popen_sweep(_sweep_args(out, 6, 2, hours=0.05))
+    try:
+        _wait_for(lambda: _n_runs(out) >= 1 or proc.poll() is not None, 300, "a finished run")
+        workers = _workers_of(proc.pid)
+        assert proc.poll() is None and workers, "the study ended before a worker could be killed"
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        _reap(proc)
+    assert proc.returncode == 0, err.decode()
+    table = pd.read_parquet(out / "results.parquet")
+    assert len(table) == 12 and (table["status"] == "ok").all(), table["error"].tolist()
+
+
+def test_workers_die_with_a_killed_sweep(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    proc = _popen_sweep(_sweep_args(out, 10, 2, hours=0.05))
+    workers: list[int] = []
+    try:
+        _wait_for(lambda: _n_runs(out) >= 1 or proc.poll() is not None, 300, "a finished run")
+        workers = _workers_of(proc.pid)
+        assert proc.poll() is None and workers, "the study ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)  # the sweep only, not its process group
+        proc.wait(timeout=30)
+        _wait_for(lambda: not [w for w in workers if Path(f"/proc/{w}").exists()], 30, "the workers to exit")
+    finally:
+        for w in workers:
+            if Path(f"/proc/{w}").exists():
+                os.kill(w, signal.SIGKILL)
+        _reap(proc)
+
+
+# --------------------------------------------------------------------------- a script without a guard
+
+
+def test_sweep_at_the_top_level_of_a_script_is_one_clear_error(tmp_path: Path) -> None:
+    script = tmp_path / "study_script.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import experiments
+            table = experiments.sweep("leverage_sweep", seeds=1, hours={HOURS}, workers=1,
+                                      overrides={OVERRIDES!r})
+            print("rows:", len(table), list(table["status"]))
+            """
+        )
+    )
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode != 0, proc.stdout
+    assert "rows:" not in proc.stdout  # no table of BrokenProcessPool failures
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("experiments.study.UnguardedMainError:"), proc.stderr
+    assert 'if __name__ == "__main__":' in last and str(script) in last
