@@ -49,7 +49,7 @@ from experiments.config import (
 )
 from experiments.report import compare_runs, rerender_run, summary_text
 from experiments.rundir import check_out_dir
-from experiments.runner import run
+from experiments.runner import run, write_provenance
 from experiments.study import DEFAULT_RECYCLE, load_study, read_rows, rerender_study, sweep
 
 EXIT_OK = 0
@@ -424,18 +424,22 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     check_writable(args.out)
     if args.scheduler:
         check_scheduler(args.scheduler)
-    table = sweep(
-        cfg,
-        seeds=args.seeds,
-        grid=grid,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        out=args.out,
-        master_seed=args.master_seed,
-        hours=args.hours,
-        progress=not args.quiet,
-        recycle_after=args.recycle or DEFAULT_RECYCLE,
-    )
+    try:
+        table = sweep(
+            cfg,
+            seeds=args.seeds,
+            grid=grid,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            out=args.out,
+            master_seed=args.master_seed,
+            hours=args.hours,
+            progress=not args.quiet,
+            recycle_after=args.recycle or DEFAULT_RECYCLE,
+        )
+    finally:  # the study records what made it, even when interrupted (once its directory exists)
+        if (args.out / "study.yaml").is_file():
+            write_provenance(args.out)
     failed = int((table["status"] != "ok").sum()) if len(table) else 0
     print(f"{len(table)} runs ({len(table) - failed} ok, {failed} failed); study directory: {args.out}")
     if failed:

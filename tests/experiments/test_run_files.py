@@ -165,3 +165,12 @@ def test_compare_from_the_command_line_and_the_package(tmp_path: Path) -> None:
     path = experiments.compare([a.out, b.out], tmp_path / "cmp2", figures=False)
     assert path == tmp_path / "cmp2" / "report.md" and path.is_file()
     assert main(["compare", str(a.out), "--out", str(tmp_path / "c3")]) == 2
+
+
+def test_a_study_from_the_command_line_records_its_provenance(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    sets = [a for o in TINY for a in ("--set", o)]
+    args = ["sweep", "baseline", "--seeds", "1", "--workers", "1", "--hours", "0.01", "--out", str(out)]
+    assert main([*args, *sets, "-q"]) == 0
+    data = json.loads((out / "provenance.json").read_text())
+    assert data["defaults_version"] == DEFAULTS_VERSION and data["packages"]["pandas"]
