@@ -3,6 +3,7 @@
 
     python3 tasks.py run    # install into .venv, then run the whale_dump scenario into runs/whale_dump
     python3 tasks.py test   # install into .venv (with dev and cluster extras), then run the test suite
+    python3 tasks.py notebook  # install into .venv (notebook extra: JupyterLab), then open notebooks/
 
 Extra arguments after the job name go to the underlying command, e.g. ``python3 tasks.py test -m slow``.
 The virtual environment is reused when ``pyproject.toml`` has not changed since it was built.
@@ -63,6 +64,9 @@ def main(argv: list[str]) -> int:
         py = ensure_env("dev,cluster")
         workers = [] if any(arg.startswith("-n") for arg in rest) else ["-n", "2"]  # 2 cores: 2 workers
         return subprocess.call([str(py), "-m", "pytest", *workers, *rest], cwd=ROOT)
+    if job == "notebook":
+        py = ensure_env("notebook")
+        return subprocess.call([str(py), "-m", "jupyter", "lab", "notebooks", *rest], cwd=ROOT)
     print(__doc__)
     return 0 if job == "help" else 2
 

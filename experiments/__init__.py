@@ -2,9 +2,10 @@
 
 ``experiments.run(config, seed)`` returns a :class:`~experiments.rundir.RunResult` whose ``summary`` is a
 :class:`~experiments.summary.RunSummary`; ``experiments.load_run(DIR)`` reads a run directory back;
-``experiments.sweep(config, seeds=..., grid=...)`` returns the study table. The names are imported lazily
-(PEP 562) so that ``import experiments`` (and ``import experiments.config``) does not import the model
-(and mesa, which sets the multiprocessing start method to ``spawn`` for the whole process).
+``experiments.sweep(config, seeds=..., grid=...)`` returns the study table;
+``experiments.compare(run_dirs, out_dir)`` writes a side-by-side report of run directories. The names
+are imported lazily (PEP 562) so that ``import experiments`` (and ``import experiments.config``) does not
+import the model (and mesa, which sets the multiprocessing start method to ``spawn`` for the whole process).
 
 The modules are layers, lowest first; each imports only modules below it (``tests/test_layers.py``):
 ``format``, ``stats``, ``summary`` (leaves) < ``config`` < ``rundir`` (and ``docs``) < ``plots`` <
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from experiments.config import ConfigError, ExperimentConfig, load_config
+    from experiments.report import compare_runs as compare
     from experiments.rundir import RunResult, load_run
     from experiments.runner import run
     from experiments.study import sweep
@@ -28,6 +30,7 @@ __all__ = [
     "ExperimentConfig",
     "RunResult",
     "RunSummary",
+    "compare",
     "load_config",
     "load_run",
     "run",
@@ -36,6 +39,7 @@ __all__ = [
 
 _LAZY = {
     "run": "experiments.runner",
+    "compare": "experiments.report",
     "RunResult": "experiments.rundir",
     "load_run": "experiments.rundir",
     "RunSummary": "experiments.summary",
@@ -46,11 +50,15 @@ _LAZY = {
 }
 
 
+_ALIASES = {"compare": "compare_runs"}
+"""Public names that are another name in their module."""
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'experiments' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
+    value = getattr(import_module(module), _ALIASES.get(name, name))
     globals()[name] = value
     return value
 

@@ -1,4 +1,7 @@
-"""The ``cascadelab`` command line: ``run``, ``sweep``, ``report``, ``validate``, ``scenarios``.
+"""The ``cascadelab`` command line: ``run``, ``sweep``, ``report``, ``compare``, ``validate``, ``scenarios``.
+
+``run STUDY_DIR --run RUN_ID`` replays one run of a study: its config and seed are rebuilt from the
+study's files (``study.yaml``, ``study.json`` and the run's row), so nobody copies a 19-digit seed by hand.
 
 User errors (a bad config, override, path or option) print one line per problem to stderr and exit with
 status 2, without a traceback. ``sweep`` exits 1 when some runs failed (they are recorded in the study).
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import FrameType
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import pyarrow as pa
@@ -30,20 +34,25 @@ import pyarrow.parquet as pq
 from experiments.config import (
     CONFIG_DIR,
     ConfigError,
+    ExperimentConfig,
     check_grid,
     clip,
+    config_from,
+    config_hash,
+    cut_config,
     dump_yaml,
     grid_points,
     list_scenarios,
     load_config,
     parse_grid,
+    point_config,
     resolved_dict,
 )
 from experiments.format import format_hms
-from experiments.report import rerender_run, summary_text
+from experiments.report import compare_runs, rerender_run, summary_text
 from experiments.rundir import RunInterrupted, check_out_dir
-from experiments.runner import run
-from experiments.study import DEFAULT_RECYCLE, rerender_study, sweep
+from experiments.runner import run, write_provenance
+from experiments.study import DEFAULT_RECYCLE, load_study, read_rows, rerender_study, sweep
 
 EXIT_OK = 0
 EXIT_FAILED_RUNS = 1
@@ -155,6 +164,85 @@ def check_run_files(directory: Path) -> None:
                 ) from None
 
 
+class StudyRun(NamedTuple):
+    """One run of a study, rebuilt from the study directory (:func:`study_run`).
+
+    Attributes:
+        config: the run's config (its grid point's values set, its seed as ``seed``, not yet cut).
+        seed: the run's seed.
+        hours: the study's truncation of its runs (None: the full duration).
+        run_id: the run's full id.
+        point: the grid point's values.
+        id_matches: whether the id recomputed from the rebuilt config is the recorded one (False: the
+            study was made by other code or defaults, and the replay may differ).
+    """
+
+    config: ExperimentConfig
+    seed: int
+    hours: float | None
+    run_id: str
+    point: dict[str, Any]
+    id_matches: bool
+
+
+def study_run(study_dir: str | Path, run_id: str) -> StudyRun:
+    """Rebuild one run of a study (config, seed, truncation) from its directory.
+
+    The run's row (``runs/<run_id>.json``, else ``results.parquet``) gives its grid point and seed;
+    ``study.yaml`` the base config and the grid; ``study.json`` the ``--hours`` of the study.
+
+    Args:
+        study_dir: a study directory (``cascadelab sweep --out``).
+        run_id: the run's id, or a prefix of it that only one run has.
+
+    Returns:
+        The :class:`StudyRun`.
+
+    Raises:
+        ConfigError: not a study directory, no such run (or an ambiguous prefix), or a row that does not
+            fit the study's grid.
+    """
+    path = Path(study_dir)
+    cfg, meta, table = load_study(path)
+    wanted = run_id.strip()
+    rows: dict[str, dict[str, Any]] = {}
+    if len(table) and "run_id" in table.columns:
+        rows = {str(r["run_id"]): {str(k): v for k, v in r.items()} for r in table.to_dict("records")}
+    if (path / "runs").is_dir():
+        rows.update(read_rows(path / "runs"))
+    matches = [rid for rid in rows if rid == wanted] or [
+        rid for rid in rows if wanted and rid.startswith(wanted)
+    ]
+    if not matches:
+        raise ConfigError([f"--run {clip(run_id)}: no such run in {path} ({len(rows)} run(s) recorded)"])
+    if len(matches) > 1:
+        raise ConfigError(
+            [f"--run {clip(run_id)}: {len(matches)} runs of {path} start with it; give more of the id"]
+        )
+    rid = matches[0]
+    row = rows[rid]
+    grid = cfg.study.grid
+    points = grid_points(grid)
+    try:
+        index = int(row["point"])
+        seed = int(row["seed"])
+    except (KeyError, TypeError, ValueError):
+        raise ConfigError([f"{path}: the row of run {rid} has no grid point or seed"]) from None
+    if not 0 <= index < len(points):
+        raise ConfigError([f"{path}: run {rid} is at grid point {index}, but the study has {len(points)}"])
+    hours_value = meta.get("hours")
+    hours = float(hours_value) if hours_value is not None else None
+    pcfg = point_config(cfg, points[index]).model_copy(update={"seed": seed})
+    return StudyRun(
+        config=pcfg,
+        seed=seed,
+        hours=hours,
+        run_id=rid,
+        point=dict(points[index]),
+        id_matches=config_hash(pcfg, seed, hours) == rid,
+    )
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as one line and exit status 2 (its default status)."""
 
@@ -210,8 +298,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     set_help = "override a config key, e.g. --set market.venue.taker_fee=4e-4 (repeatable; YAML values)"
 
-    p = sub.add_parser("run", help="run one experiment and write its run directory")
-    p.add_argument("config", metavar="CONFIG", help="YAML config file or scenario name")
+    p = sub.add_parser(
+        "run", help="run one experiment (or replay one run of a study) and write its run directory"
+    )
+    p.add_argument(
+        "config", metavar="CONFIG", help="YAML config file or scenario name, or a study directory with --run"
+    )
+    p.add_argument(
+        "--run",
+        dest="run_id",
+        metavar="RUN_ID",
+        help="replay this run of the study directory CONFIG (its run_id, or a unique prefix): its config, "
+        "seed and hours come from the study",
+    )
     p.add_argument("--seed", type=_seed, help="seed of the run (default: the config's seed)")
     p.add_argument("--out", type=Path, help="run directory to write (default: runs/<name>-seed<N>)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
@@ -257,6 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="re-render the report of a run or study directory")
     p.add_argument("directory", metavar="DIR", type=Path, help="run directory or study directory")
 
+    p = sub.add_parser("compare", help="compare two or more run directories side by side")
+    p.add_argument("run_dirs", metavar="RUN_DIR", nargs="+", type=Path, help="run directories (at least two)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="directory of the comparison (report.md, figures/)"
+    )
+    p.add_argument("--no-figures", action="store_true", help="skip the overlaid figures")
+
     p = sub.add_parser("validate", help="check a config (and its grid) without running anything")
     p.add_argument("config", metavar="CONFIG", help="YAML config file or scenario name")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
@@ -267,10 +373,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _replay_config(args: argparse.Namespace) -> tuple[ExperimentConfig, float | None]:
+    """The config and hours of ``run STUDY_DIR --run RUN_ID`` (``--seed`` and ``--hours`` refused)."""
+    if args.seed is not None or args.hours is not None:
+        raise ConfigError(["--run: the study gives the run's seed and hours; drop --seed and --hours"])
+    replay = study_run(args.config, args.run_id)
+    if not replay.id_matches:
+        print(
+            f"warning: run {replay.run_id} was made by other code or model defaults (its id no longer "
+            "matches its config); the replay may differ from the study's row",
+            file=sys.stderr,
+        )
+    cfg = replay.config
+    if args.overrides:
+        cfg = config_from(cfg, args.overrides)
+    return cfg, replay.hours
+
+
+def _warn_unreached(cfg: ExperimentConfig, hours: float | None) -> None:
+    cut = cut_config(cfg, hours)
+    end = cut.duration_hours
+    for _, shock in cut.unreached_shocks():
+        print(
+            f"warning: the {shock.kind} shock at hour {shock.at_hour:g} is not reached: the run ends at "
+            f"{end:g} h",
+            file=sys.stderr,
+        )
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config, args.overrides)
+    hours = args.hours
+    if args.run_id is not None:
+        cfg, hours = _replay_config(args)
+    else:
+        if Path(args.config).is_dir() and (Path(args.config) / "study.yaml").is_file():
+            raise ConfigError([f"{args.config}: a study directory; name one of its runs with --run RUN_ID"])
+        cfg = load_config(args.config, args.overrides)
     seed = cfg.seed if args.seed is None else args.seed
     out = args.out if args.out is not None else Path("runs") / f"{cfg.name}-seed{seed}"
+    _warn_unreached(cfg, hours)
     check_out_dir(out, overwrite=args.overwrite)
     check_writable(out)
     try:
@@ -279,12 +420,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             seed=seed,
             out=out,
             progress=not args.quiet,
-            hours=args.hours,
+            hours=hours,
             figures=False if args.no_figures else None,
         )
     except RunInterrupted as stop:
         part = stop.result
-        end = (args.hours if args.hours is not None else cfg.duration_hours) * 3600.0
+        end = (hours if hours is not None else cfg.duration_hours) * 3600.0
         print(
             f"interrupted at simulated {format_hms(part.summary.sim_seconds)} of {format_hms(end)}: "
             f"the run so far is written to {part.out} (tables up to then, summary.json marked "
@@ -307,19 +448,23 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     check_writable(args.out)
     if args.scheduler:
         check_scheduler(args.scheduler)
-    table = sweep(
-        cfg,
-        seeds=args.seeds,
-        grid=grid,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        out=args.out,
-        master_seed=args.master_seed,
-        hours=args.hours,
-        progress=not args.quiet,
-        recycle_after=args.recycle or DEFAULT_RECYCLE,
-        overwrite=args.overwrite,
-    )
+    try:
+        table = sweep(
+            cfg,
+            seeds=args.seeds,
+            grid=grid,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            out=args.out,
+            master_seed=args.master_seed,
+            hours=args.hours,
+            progress=not args.quiet,
+            recycle_after=args.recycle or DEFAULT_RECYCLE,
+            overwrite=args.overwrite,
+        )
+    finally:  # the study records what made it, even when interrupted (once its directory exists)
+        if (args.out / "study.yaml").is_file():
+            write_provenance(args.out)
     failed = int((table["status"] != "ok").sum()) if len(table) else 0
     print(f"{len(table)} runs ({len(table) - failed} ok, {failed} failed); study directory: {args.out}")
     if failed:
@@ -359,6 +504,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    if len(args.run_dirs) < 2:
+        raise ConfigError([f"compare: needs at least two run directories (got {len(args.run_dirs)})"])
+    for directory in args.run_dirs:
+        if not (directory / "summary.json").is_file():
+            raise ConfigError([f"{directory}: not a run directory (no summary.json)"])
+        check_run_files(directory)
+    check_writable(args.out)
+    print(compare_runs(args.run_dirs, args.out, figures=not args.no_figures))
+    return EXIT_OK
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     grid = {**cfg.study.grid, **parse_grid(args.grid)}
@@ -389,6 +546,7 @@ _COMMANDS = {
     "run": _cmd_run,
     "sweep": _cmd_sweep,
     "report": _cmd_report,
+    "compare": _cmd_compare,
     "validate": _cmd_validate,
     "scenarios": _cmd_scenarios,
 }

@@ -27,16 +27,21 @@ import difflib
 import hashlib
 import itertools
 import json
+import platform
 import re
+import subprocess
 import types
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from model.params import SHOCK_CLASSES, MarketParams, StrictModel
+from model.metrics import CASCADE_DROP, CASCADE_LIQ_SHARE, CASCADE_WINDOW_S, CascadeDefinition
+from model.params import DEFAULTS_VERSION, SHOCK_CLASSES, MarketParams, StrictModel
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 """Directory of the shipped scenarios (``experiments/configs/*.yaml``)."""
@@ -131,9 +136,69 @@ class StudyParams(StrictModel):
                 raise ValueError(
                     f"grid key {key!r} is not a dotted key path like market.leveraged.leverage_cap"
                 )
-            if key.split(".")[0] in {"study", "seed", "name", "description"}:
+            if key.split(".")[0] in {"study", "seed", "name", "description", "origin"}:
                 raise ValueError(f"grid key {key!r}: only market and run settings can be swept")
         return grid
+
+
+class CascadeParams(StrictModel):
+    """What counts as a liquidation cascade in a run's summary and report (a ``CascadeDefinition``).
+
+    A window of at most ``window_s`` seconds of one symbol is a cascade of longs when the price at its end
+    is at least ``min_drop`` below the window's high and the longs liquidated in it reach both
+    ``min_liq_share_of_oi`` of the open interest at the window's start and ``min_liquidated_usd``; shorts
+    mirror it. These thresholds only classify the run's events: they do not change the run itself.
+    """
+
+    min_drop: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=CASCADE_DROP,
+        description="price move against the liquidated side within the window, a fraction (0.03 = 3%)",
+    )
+    window_s: Annotated[float, Field(gt=0, le=366 * 86_400)] = Field(
+        default=CASCADE_WINDOW_S, description="longest window, simulated seconds (900 = 15 minutes)"
+    )
+    min_liq_share_of_oi: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=CASCADE_LIQ_SHARE,
+        description="notional of that side liquidated in the window over the symbol's open interest at "
+        "the window's start, a fraction (0.01 = 1%)",
+    )
+    min_liquidated_usd: Annotated[float, Field(ge=0, le=1e15)] = Field(
+        default=0.0, description="absolute floor on that liquidated notional, USD (0: none)"
+    )
+
+    def definition(self) -> CascadeDefinition:
+        """The thresholds as the model's :class:`~model.metrics.CascadeDefinition`.
+
+        Returns:
+            The definition ``model.metrics.summarize`` takes.
+        """
+        return CascadeDefinition(
+            min_drop=self.min_drop,
+            window_s=self.window_s,
+            min_liq_share_of_oi=self.min_liq_share_of_oi,
+            min_liquidated_usd=self.min_liquidated_usd,
+        )
+
+
+class RunOrigin(StrictModel):
+    """Where a run's config came from; written into the run directory's ``config.yaml``.
+
+    A record, filled in by ``load_config`` and the runner: the ``--set`` items it lists are already
+    applied to the values of the config (they are not applied again when it is re-run).
+    """
+
+    source: str = Field(
+        default="", description="the scenario name or YAML file the config was first loaded from"
+    )
+    overrides: list[Annotated[str, Field(max_length=4000)]] = Field(
+        default_factory=list, description="the --set items applied to it, in order (already applied)"
+    )
+    duration_hours: Annotated[float, Field(gt=0, le=24 * 366)] | None = Field(
+        default=None,
+        description="the duration of the config before --hours cut the run short (None: not cut); "
+        "summary.json reports it as duration_hours, and shocks scheduled between the end of the run and "
+        "it are listed as not reached",
+    )
 
 
 class ExperimentConfig(StrictModel):
@@ -163,6 +228,13 @@ class ExperimentConfig(StrictModel):
         f"a run holds at most {MAX_SAMPLES:_} samples (duration_hours x 3600 / sample_seconds)",
     )
     figures: bool = Field(default=True, description="write figures/*.png into the run directory")
+    cascade: CascadeParams = Field(
+        default_factory=CascadeParams,
+        description="what counts as a liquidation cascade in summary.json and the report",
+    )
+    origin: RunOrigin = Field(
+        default_factory=RunOrigin, description="where the config came from (a record; see RunOrigin)"
+    )
     market: MarketParams = Field(default_factory=MarketParams, description="the market (model.params)")
     study: StudyParams = Field(default_factory=StudyParams, description="Monte Carlo study settings")
 
@@ -197,16 +269,66 @@ class ExperimentConfig(StrictModel):
                 f"duration_hours: the run ({self.duration_hours:g} h) is shorter than one step "
                 f"({self.dt_seconds:g} s)"
             )
+        planned = self.origin.duration_hours
+        if planned is not None and planned < self.duration_hours:
+            problems.append(
+                f"origin.duration_hours: the duration before the cut ({planned:g} h) is shorter than the "
+                f"run (duration_hours = {self.duration_hours:g})"
+            )
+        end = max(self.duration_hours, planned or 0.0)
         for i, shock in enumerate(self.market.shocks):
-            if shock.at_hour >= self.duration_hours:
+            if shock.at_hour >= end:
                 problems.append(
                     f"market.shocks.{i}.at_hour: the {shock.kind} shock at hour {shock.at_hour:g} is at or "
-                    f"after the end of the run (duration_hours = {self.duration_hours:g})"
+                    f"after the end of the run (duration_hours = {end:g})"
                 )
         if problems:
             # Several problems travel as one message; format_validation_error splits them again.
             raise ValueError("\n".join(problems))
         return self
+
+    @property
+    def planned_hours(self) -> float:
+        """The config's duration before any ``--hours`` cut (``origin.duration_hours``, else the duration)."""
+        return self.origin.duration_hours if self.origin.duration_hours is not None else self.duration_hours
+
+    def unreached_shocks(self) -> list[tuple[int, Any]]:
+        """The scheduled shocks that a run of this config never reaches (at or after its end).
+
+        Returns:
+            (index in ``market.shocks``, shock) pairs; empty unless ``--hours`` cut the run short.
+        """
+        return [(i, s) for i, s in enumerate(self.market.shocks) if s.at_hour >= self.duration_hours]
+
+
+def cut_config(cfg: ExperimentConfig, hours: float | None) -> ExperimentConfig:
+    """The config of the run that happens when ``cfg`` is run for its first ``hours`` hours.
+
+    Its ``duration_hours`` is ``hours`` and ``origin.duration_hours`` keeps the duration it was cut from
+    (shocks scheduled after the cut stay in ``market.shocks``: they are not reached). Running the result
+    in full gives the same run, and the same ``summary.json``, as running ``cfg`` with ``hours``.
+
+    Args:
+        cfg: the config.
+        hours: the truncation (None, or at least the duration: no cut).
+
+    Returns:
+        ``cfg`` itself when nothing is cut, else the cut config (validated).
+
+    Raises:
+        ConfigError: ``hours`` is not > 0.
+    """
+    if hours is None or hours >= cfg.duration_hours:
+        return cfg
+    if not hours > 0:
+        raise ConfigError([f"--hours: must be > 0 (got {hours:g})"])
+    data = cfg.model_dump(mode="json")
+    data["duration_hours"] = float(hours)
+    data["origin"]["duration_hours"] = cfg.planned_hours
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from None
 
 
 # --------------------------------------------------------------------------- YAML
@@ -656,10 +778,50 @@ def load_config(path: str | Path, overrides: Iterable[str] | None = None) -> Exp
         ConfigError: one line ``path.to.key: reason`` per problem (file, YAML, overrides, schema, grid).
     """
     data = load_raw(path)
-    problems = apply_overrides(data, overrides or [])
+    overrides = list(overrides or [])
+    problems = apply_overrides(data, overrides)
     if problems:
         raise ConfigError(problems)
+    record_origin(data, source=_source_name(path), overrides=overrides)
     return validate_dict(data)
+
+
+def _source_name(path: str | Path) -> str:
+    """A scenario's name, or the file's path as given."""
+    try:
+        resolved = resolve_config_path(path).resolve()
+    except ConfigError:
+        return str(path)
+    if resolved.parent == CONFIG_DIR:
+        return resolved.stem
+    return str(path)
+
+
+def record_origin(data: dict[str, Any], *, source: str = "", overrides: Sequence[str] = ()) -> None:
+    """Note in a raw config where it came from (``origin``), in place, before it is validated.
+
+    A source already recorded is kept (a run directory's ``config.yaml`` names the scenario it was made
+    from); the ``overrides`` are appended to those already recorded.
+
+    Args:
+        data: the raw config mapping.
+        source: the scenario name or file the config was loaded from.
+        overrides: the ``--set`` items just applied.
+    """
+    origin = data.get("origin")
+    if origin is None:
+        origin = {}
+    if not isinstance(origin, dict):
+        return  # validation reports it
+    if source and not origin.get("source"):
+        origin["source"] = source
+    if overrides:
+        before = origin.get("overrides") or []
+        if not isinstance(before, list):
+            return
+        origin["overrides"] = [*before, *(str(o) for o in overrides)]
+    if origin:
+        data["origin"] = origin
 
 
 def config_from(
@@ -686,6 +848,7 @@ def config_from(
     problems = apply_overrides(data, overrides)
     if problems:
         raise ConfigError(problems)
+    record_origin(data, overrides=overrides)
     return validate_dict(data)
 
 
@@ -724,8 +887,9 @@ def dump_yaml(data: Mapping[str, Any]) -> str:
 def config_hash(cfg: ExperimentConfig, seed: int, hours: float | None = None) -> str:
     """Stable id of a run: a hash of the resolved market and run settings plus the seed.
 
-    ``name``, ``description``, ``figures`` and ``study`` do not enter the hash: renaming a study does not
-    invalidate its finished runs.
+    ``name``, ``description``, ``figures``, ``origin`` (a record) and ``study`` do not enter the hash:
+    renaming a study does not invalidate its finished runs. The model's
+    :data:`~model.params.DEFAULTS_VERSION` does: runs made under other defaults are not reused.
 
     Args:
         cfg: the (grid point's) config.
@@ -736,10 +900,13 @@ def config_hash(cfg: ExperimentConfig, seed: int, hours: float | None = None) ->
         16 hex digits.
     """
     data = resolved_dict(cfg, seed=seed, study=False)
-    for key in ("name", "description", "figures"):
+    for key in ("name", "description", "figures", "origin"):
         data.pop(key, None)
     if hours is not None and hours < cfg.duration_hours:
         data["hours_run"] = float(hours)
+    if cfg.origin.duration_hours is not None:  # a cut config: summary.json reports the duration it had
+        data["planned_hours"] = float(cfg.origin.duration_hours)
+    data["defaults_version"] = DEFAULTS_VERSION
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -890,3 +1057,60 @@ def list_scenarios() -> list[tuple[str, str]]:
             desc = "(unreadable)"
         out.append((path.stem, desc))
     return out
+
+
+# --------------------------------------------------------------------------- provenance
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+"""The root of the clone (or of the installed tree) that holds ``experiments/``."""
+
+PROVENANCE_PACKAGES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "scipy", "matplotlib", "PyYAML")
+"""The main dependencies whose versions :func:`provenance` records."""
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@lru_cache(maxsize=1)
+def _static_provenance() -> dict[str, Any]:
+    commit = _git("rev-parse", "HEAD") if (REPO_ROOT / ".git").exists() else None
+    dirty = None
+    if commit is not None:
+        status = _git("status", "--porcelain", "--untracked-files=no")
+        dirty = bool(status) if status is not None else None
+    return {
+        "cascadelab_version": _package_version("cascadelab"),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "defaults_version": DEFAULTS_VERSION,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": {name: _package_version(name) for name in PROVENANCE_PACKAGES},
+    }
+
+
+def provenance() -> dict[str, Any]:
+    """What made a result, so that it can be traced and re-run: written as ``provenance.json``.
+
+    Returns:
+        ``cascadelab_version`` (None when the clone is not installed), ``git_commit`` and ``git_dirty``
+        (tracked files changed since that commit; both None outside a git clone), ``defaults_version``
+        (:data:`model.params.DEFAULTS_VERSION`), ``python``, ``platform`` and ``packages`` (name -> version
+        of the main dependencies, None when missing).
+    """
+    data = _static_provenance()
+    return {**data, "packages": dict(data["packages"])}

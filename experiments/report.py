@@ -319,7 +319,17 @@ def run_report_markdown(
     ]
     if config is not None:
         m = config.market
+        origin = config.origin
+        hours_run = finite(summary.hours_run)
+        end_h = hours_run if hours_run is not None else config.duration_hours
+        planned = finite(summary.duration_hours) or config.planned_hours
+        duration = f"{format_num(end_h)} h"
+        if planned is not None and end_h < planned:
+            duration += f" of the config's {format_num(planned)} h (cut short with --hours)"
         settings += [
+            {"k": "config", "v": origin.source or "(given directly)"},
+            {"k": "overrides (--set)", "v": "; ".join(f"`{o}`" for o in origin.overrides) or "none"},
+            {"k": "duration", "v": duration},
             {"k": "venue preset", "v": m.venue.preset},
             {
                 "k": "population",
@@ -328,8 +338,21 @@ def run_report_markdown(
                 f"{m.background.fundamental_count + m.background.noise_count} background"
                 + (f", {m.background.value_count} value" if m.background.value_count else ""),
             },
-            {"k": "shocks", "v": "; ".join(_shock_text(s.model_dump()) for s in m.shocks) or "none"},
+            {
+                "k": "shocks",
+                "v": "; ".join(_shock_text(s.model_dump(), reached=s.at_hour < end_h) for s in m.shocks)
+                or "none",
+            },
         ]
+        unreached = [s for s in m.shocks if s.at_hour >= end_h]
+        if unreached:
+            lines += [
+                f"**Warning:** {len(unreached)} scheduled shock(s) not reached: the run ended at "
+                f"{format_num(end_h)} h, before "
+                + ", ".join(f"the {s.kind} at {format_num(s.at_hour)} h" for s in unreached)
+                + ".",
+                "",
+            ]
     lines += ["## Settings", "", markdown_table(settings, [("k", "setting", str), ("v", "value", str)])]
     rows = [{"symbol": s, **m.to_json_dict()} for s, m in summary.symbols.items()]
     for row in rows:  # no share of nothing: an em dash where nothing was liquidated
@@ -378,10 +401,10 @@ def run_report_markdown(
     return _finish(lines, figures)
 
 
-def _shock_text(shock: Mapping[str, Any]) -> str:
+def _shock_text(shock: Mapping[str, Any], *, reached: bool = True) -> str:
     kind = shock.get("kind", "?")
     rest = ", ".join(f"{k}={v}" for k, v in shock.items() if k not in ("kind", "at_hour"))
-    return f"{kind} at {shock.get('at_hour')} h ({rest})"
+    return f"{kind} at {shock.get('at_hour')} h ({rest})" + ("" if reached else " - not reached")
 
 
 def write_run_report(run_dir: str | Path, result: RunResult, *, figures: bool = True) -> Path:

@@ -8,6 +8,7 @@ temporary sibling renamed into place, so a crash never leaves a half-written run
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ import mesa
 import numpy as np
 from tqdm import tqdm
 
-from experiments.config import MAX_SEED, ConfigError, ExperimentConfig, config_from
+from experiments.config import MAX_SEED, ConfigError, ExperimentConfig, config_from, cut_config, provenance
 from experiments.format import format_hms
 from experiments.report import write_run_report
 from experiments.rundir import (
@@ -37,13 +38,19 @@ from model.market import CryptoMarket
 from model.metrics import summarize
 
 __all__ = [
+    "PROVENANCE_FILE",
     "LedgerImbalanceError",
     "RunResult",
     "load_run",
     "run",
     "summarize_run",
+    "write_provenance",
     "write_run_dir",
 ]
+
+
+PROVENANCE_FILE = "provenance.json"
+"""File of a run directory that records what made it (:func:`experiments.config.provenance`)."""
 
 
 class LedgerImbalanceError(RuntimeError):
@@ -75,7 +82,7 @@ def summarize_run(
     """Assemble the run's summary (``summary.json``) from the model's metrics and the run's bookkeeping.
 
     Args:
-        cfg: the run's config.
+        cfg: the run's config (cut to the hours run: see :func:`experiments.config.cut_config`).
         seed: the run's seed.
         metrics: ``model.metrics.summarize`` output (``symbols`` and ``cascades``).
         extras: ``CryptoMarket.summary_extras()`` (insurance fund start/min/end, ...).
@@ -83,10 +90,12 @@ def summarize_run(
         wall_seconds: wall-clock seconds of building and stepping the model.
         steps: steps taken.
         ledger_imbalance: the exchange's ledger imbalance in micro-dollars (0 when exact).
-        hours: the truncation asked for (None: the full duration).
+        hours: the truncation asked for (None: the config's duration, which a cut config already is).
 
     Returns:
-        The summary (non-finite numbers stored as None, as ``summary.json`` writes them).
+        The summary (non-finite numbers stored as None, as ``summary.json`` writes them). Its
+        ``duration_hours`` is the duration before any cut (``cfg.planned_hours``), ``hours_run`` the hours
+        simulated, and ``cascade_definition`` the config's ``cascade`` thresholds.
     """
     symbols = {str(k): dict(v) for k, v in dict(metrics.get("symbols", {})).items()}
     cascades = [dict(c) for c in metrics.get("cascades", [])]
@@ -112,12 +121,13 @@ def summarize_run(
         "steps": int(steps),
         "dt_seconds": cfg.dt_seconds,
         "sample_seconds": cfg.sample_seconds,
-        "duration_hours": cfg.duration_hours,
+        "duration_hours": cfg.planned_hours,
         "hours_run": hours if hours is not None else cfg.duration_hours,
         "sim_seconds_per_wall_second": sim_seconds / wall_seconds if wall_seconds > 0 else None,
         "ledger_imbalance": int(ledger_imbalance),
         "leader": leader,
         **dict(extras),
+        "cascade_definition": cfg.cascade.definition().as_dict(),
         "totals": totals,
         "symbols": symbols,
         "cascades": cascades,
@@ -170,6 +180,7 @@ def run(
         check_out_dir(out)
     if cfg.seed != seed:
         cfg = cfg.model_copy(update={"seed": seed})
+    cfg = cut_config(cfg, hours)  # the run that happens: config.yaml re-runs it as it is
 
     end_s = (hours if hours is not None else cfg.duration_hours) * 3600.0
     n_steps = max(1, math.ceil(end_s / cfg.dt_seconds - 1e-9))
@@ -209,7 +220,7 @@ def run(
     sim_seconds = float(market.time_s)
     _release_model(market)
     del market
-    metrics = summarize(timeseries, liquidations, adl)
+    metrics = summarize(timeseries, liquidations, adl, cfg.cascade.definition())
     summary = summarize_run(
         cfg,
         seed,
@@ -246,12 +257,28 @@ def write_run_dir(result: RunResult, out: str | Path, *, figures: bool = True) -
         figures: also render ``figures/*.png`` (``report.md`` is always written).
 
     Returns:
-        The run directory (absolute).
+        The run directory (absolute), with ``provenance.json`` (see :func:`write_provenance`).
 
     Raises:
         ConfigError: ``out`` cannot receive a run directory.
     """
     with staged_directory(out) as tmp:
         write_run_files(result, tmp)
+        write_provenance(tmp)
         write_run_report(tmp, result, figures=figures)
     return Path(out).resolve()
+
+
+def write_provenance(directory: str | Path) -> Path:
+    """Write ``provenance.json`` (cascadelab's version and git commit, dependency and Python versions,
+    the model's ``defaults_version``) into a run or study directory.
+
+    Args:
+        directory: an existing directory.
+
+    Returns:
+        The file written.
+    """
+    path = Path(directory) / PROVENANCE_FILE
+    path.write_text(json.dumps(provenance(), indent=2) + "\n", encoding="utf-8")
+    return path

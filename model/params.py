@@ -28,6 +28,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from model.venues import PRESETS
 
+DEFAULTS_VERSION = 1
+"""Version of the model's defaults (every default of this schema and of the venue presets).
+
+Raise it in the same commit as any change of a default value: run directories and studies record it
+(``provenance.json``) and a study's run ids hash it, so results made under other defaults are never mixed
+with new ones, and an old result says which defaults it needs to be re-run.
+"""
+
 MAX_USD = 1e12
 """Largest amount of money any field takes (capitals, sizes, notionals, funds): a trillion USD."""
 MAX_PRICE_USD = 1e8

@@ -425,7 +425,9 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
 def test_empty_file_is_all_defaults(tmp_path: Path) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text("")
-    assert load_config(path) == ExperimentConfig()
+    cfg = load_config(path)
+    assert cfg.origin.source == str(path) and cfg.origin.overrides == []  # where it came from, recorded
+    assert cfg.model_copy(update={"origin": ExperimentConfig().origin}) == ExperimentConfig()
 
 
 def test_yaml_exponent_floats_are_numbers(tmp_path: Path) -> None:
