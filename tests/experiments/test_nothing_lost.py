@@ -164,7 +164,7 @@ def test_an_interrupted_run_writes_what_it_has(tmp_path: Path) -> None:
         "--out",
         str(out),
         "--no-figures",
-        *_set([*TINY, "duration_hours=2"]),  # 7,200 steps: far longer than the test waits
+        *_set([*TINY, "duration_hours=24"]),  # 86,400 steps: far longer than the test waits
     ]
     with open(progress, "wb") as err:
         proc = subprocess.Popen(
@@ -194,7 +194,7 @@ def test_an_interrupted_run_writes_what_it_has(tmp_path: Path) -> None:
     assert "interrupted at simulated" in err_text and str(out) in err_text
     summary = json.loads((out / "summary.json").read_text())
     assert summary["interrupted"] is True
-    assert 0 < summary["sim_seconds"] < 7200 and summary["steps"] == round(summary["sim_seconds"])
+    assert 0 < summary["sim_seconds"] < 86_400 and summary["steps"] == round(summary["sim_seconds"])
     assert summary["ledger_imbalance"] == 0
     ts = pd.read_parquet(out / "timeseries.parquet")
     assert len(ts) and ts["time_s"].max() <= summary["sim_seconds"]
