@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from experiments.rundir import RunResult, load_run
     from experiments.runner import run
     from experiments.study import sweep
+    from experiments.stylized import facts
     from experiments.summary import RunSummary
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "RunResult",
     "RunSummary",
     "compare",
+    "facts",
     "load_config",
     "load_run",
     "run",
@@ -40,6 +42,7 @@ __all__ = [
 _LAZY = {
     "run": "experiments.runner",
     "compare": "experiments.report",
+    "facts": "experiments.stylized",
     "RunResult": "experiments.rundir",
     "load_run": "experiments.rundir",
     "RunSummary": "experiments.summary",

@@ -53,6 +53,7 @@ from experiments.report import compare_runs, rerender_run, summary_text
 from experiments.rundir import RunInterrupted, check_out_dir
 from experiments.runner import run, write_provenance
 from experiments.study import DEFAULT_RECYCLE, load_study, read_rows, rerender_study, sweep
+from experiments.stylized import facts, facts_markdown
 
 EXIT_OK = 0
 EXIT_FAILED_RUNS = 1
@@ -363,6 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-figures", action="store_true", help="skip the overlaid figures")
 
+    p = sub.add_parser("facts", help="stylized facts of a run against the real market's ranges")
+    p.add_argument("directory", metavar="RUN_DIR", type=Path, help="a run directory")
+    p.add_argument("--csv", type=Path, default=None, help="also write the table as CSV here")
+
     p = sub.add_parser("validate", help="check a config (and its grid) without running anything")
     p.add_argument("config", metavar="CONFIG", help="YAML config file or scenario name")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
@@ -516,6 +521,20 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_facts(args: argparse.Namespace) -> int:
+    if not (args.directory / "timeseries.parquet").is_file():
+        raise ConfigError([f"{args.directory}: not a run directory (no timeseries.parquet)"])
+    check_run_files(args.directory)
+    table = facts(args.directory)
+    print(facts_markdown(table), end="")
+    outside = table[table["in_range"] == False]  # noqa: E712 (None: no range, not "outside")
+    if len(outside):
+        print(f"{len(outside)} fact(s) outside the real market's range (marked ✗)")
+    if args.csv is not None:
+        table.to_csv(args.csv, index=False)
+    return EXIT_OK
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.overrides)
     grid = {**cfg.study.grid, **parse_grid(args.grid)}
@@ -547,6 +566,7 @@ _COMMANDS = {
     "sweep": _cmd_sweep,
     "report": _cmd_report,
     "compare": _cmd_compare,
+    "facts": _cmd_facts,
     "validate": _cmd_validate,
     "scenarios": _cmd_scenarios,
 }

@@ -49,7 +49,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("model.market",),
     ("experiments.format", "experiments.stats", "experiments.summary"),
     ("experiments.config",),
-    ("experiments.rundir", "experiments.docs", "experiments.facts"),
+    ("experiments.rundir", "experiments.docs", "experiments.stylized"),
     ("experiments.plots",),
     ("experiments.report",),
     ("experiments.runner",),

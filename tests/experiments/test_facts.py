@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import experiments
-from experiments.facts import (
+from experiments.cli import main
+from experiments.stylized import (
     RANGES,
     autocorrelation,
     excess_kurtosis,
@@ -85,3 +88,17 @@ def test_the_facts_table_of_a_short_run_measures_every_symbol() -> None:
         assert btc.loc[fact, "in_range"] in (True, False)
     text = facts_markdown(table)
     assert "| median_spread_bp |" in text and "§5" in text
+
+
+def test_cascadelab_facts_prints_the_table_of_a_run_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    experiments.run("baseline", seed=11, hours=1, out=out, figures=False)
+    assert main(["facts", str(out), "--csv", str(tmp_path / "facts.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "| median_spread_bp |" in text and "| BTC | ETH | SOL |" in text
+    table = pd.read_csv(tmp_path / "facts.csv")
+    assert set(table["symbol"]) == {"BTC", "ETH", "SOL"} and "hill_tail_index" in set(table["fact"])
+    assert experiments.facts(out).shape == table.shape
+    assert main(["facts", str(tmp_path)]) == 2  # not a run directory: one line, exit 2
