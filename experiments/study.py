@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -481,12 +482,16 @@ def recover_run_files(runs_dir: Path) -> tuple[int, int]:
     return adopted, removed
 
 
-def read_rows(runs_dir: Path, ids: set[str] | None = None) -> dict[str, dict[str, Any]]:
-    """Read the per-run files of a study (unreadable or partial files are ignored).
+def read_rows(
+    runs_dir: Path, ids: set[str] | None = None, *, set_aside: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Read the per-run files of a study; a damaged one is named in a ``RuntimeWarning`` and left out.
 
     Args:
         runs_dir: the study's ``runs/`` directory.
         ids: only these run ids (default: all).
+        set_aside: rename a damaged file to ``ID.json.damaged`` (a resuming sweep: the run is run
+            again and its new file takes the name; a report only reads).
 
     Returns:
         run_id -> row.
@@ -499,10 +504,23 @@ def read_rows(runs_dir: Path, ids: set[str] | None = None) -> dict[str, dict[str
             continue
         try:
             row = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
+        except (OSError, ValueError) as exc:
+            row = None
+            why = f"{type(exc).__name__}: {str(exc)[:120]}"
+        else:
+            why = "not a run row of this file's id"
         if isinstance(row, dict) and row.get("run_id") == path.stem:
             rows[path.stem] = row
+            continue
+        # a damaged run file: say which and, when resuming, keep it aside so that the run is run again
+        if set_aside:
+            aside = path.with_name(path.name + ".damaged")
+            with contextlib.suppress(OSError):
+                os.replace(path, aside)
+            what = f"kept as {aside.name}, the run will be run again"
+        else:
+            what = "left out of the table"
+        warnings.warn(f"{path}: damaged run file ({why}); {what}", RuntimeWarning, stacklevel=2)
     return rows
 
 
@@ -634,7 +652,10 @@ def _dask_pool(address: str) -> _Pool:
         from distributed import Client
     except ImportError:  # pragma: no cover - optional dependency
         raise ConfigError(
-            ["--scheduler: dask[distributed] is not installed (pip install cascadelab[cluster])"]
+            [
+                "--scheduler: dask[distributed] is not installed; from the clone: "
+                "pip install -e '.[cluster]' (or python3 tasks.py test, which installs it)"
+            ]
         ) from None
     try:
         client = Client(address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
@@ -823,7 +844,8 @@ def sweep(
         if overwrite and (out_dir / "study.yaml").exists() and stored_study_hash(out_dir) != digest:
             _clear_study(out_dir)
         recover_run_files(out_dir / "runs")
-        rows = {k: v for k, v in read_rows(out_dir / "runs", ids).items() if v.get("status") == "ok"}
+        found = read_rows(out_dir / "runs", ids, set_aside=True)
+        rows = {k: v for k, v in found.items() if v.get("status") == "ok"}
     pending = [t for t in study.tasks if t.run_id not in rows]
     pool_kind = f"dask {scheduler}" if scheduler else f"processes x{n_workers}"
     if out_dir is not None:

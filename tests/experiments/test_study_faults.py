@@ -227,3 +227,18 @@ def test_sweep_at_the_top_level_of_a_script_is_one_clear_error(tmp_path: Path) -
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("experiments.study.UnguardedMainError:"), proc.stderr
     assert 'if __name__ == "__main__":' in last and str(script) in last
+
+
+def test_a_damaged_run_file_is_named_and_its_run_is_run_again(tmp_path: Path) -> None:
+    kw = {"seeds": 2, "hours": 0.01, "overrides": [*TINY_POPULATION, "market.large_holders.count=1"]}
+    out = tmp_path / "study"
+    first = sweep("leverage_sweep", grid={"market.leveraged.leverage_cap": [5]}, out=out, workers=1, **kw)
+    victim = sorted((out / "runs").glob("*.json"))[0]
+    victim.write_text(victim.read_text()[:40])  # truncated mid-write by a crash
+    with pytest.warns(RuntimeWarning, match=rf"{victim.name}: damaged run file .* run again"):
+        again = sweep("leverage_sweep", grid={"market.leveraged.leverage_cap": [5]}, out=out, workers=1, **kw)
+    assert (out / "runs" / (victim.name + ".damaged")).is_file()
+    assert json.loads(victim.read_text())["run_id"] == victim.stem  # written anew
+    assert (again["status"] == "ok").all() and len(again) == len(first) == 2
+    cols = ["run_id", "leader_max_drawdown_pct"]
+    pd.testing.assert_frame_equal(again[cols], first[cols])  # the rerun gives the same numbers
