@@ -352,6 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="replace a study of a different config in --out (the same study resumes without it)",
     )
+    p.add_argument(
+        "--keep-tables",
+        default=None,
+        metavar="SPEC",
+        help="keep the full tables of chosen runs under OUT/tables/RUN_ID: all, worst:N (largest leader "
+        "drawdown) or run ids separated by commas",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
     p = sub.add_parser("report", help="re-render the report of a run or study directory")
@@ -466,6 +473,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             recycle_after=args.recycle or DEFAULT_RECYCLE,
             overwrite=args.overwrite,
+            keep_tables=args.keep_tables,
         )
     finally:  # the study records what made it, even when interrupted (once its directory exists)
         if (args.out / "study.yaml").is_file():

@@ -30,6 +30,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -798,6 +799,7 @@ def sweep(
     recycle_after: int | None = DEFAULT_RECYCLE,
     report: bool = True,
     overwrite: bool = False,
+    keep_tables: str | None = None,
 ) -> pd.DataFrame:
     """Run a Monte Carlo study (grid x seeds) and return its table.
 
@@ -820,6 +822,11 @@ def sweep(
         recycle_after: runs per local worker before it is replaced (None: never).
         report: write ``fragility.*``, ``figures/`` and ``report.md`` into ``out``.
         overwrite: replace a study of a different config in ``out``.
+        keep_tables: keep the full run directory (tables, summary, report) of chosen runs under
+            ``out/tables/RUN_ID/`` so that a study's tails can be drilled into: ``all``, ``worst:N`` (the N
+            runs with the largest leader drawdown, ties by run id) or run ids (or unique prefixes)
+            separated by commas. They are made by replaying the chosen runs after the study (same config
+            and seed: the same tables as the study's run); runs kept already are not replayed.
 
     Returns:
         The study table (one row per run, sorted by grid point and seed index); see ``results.parquet``.
@@ -833,6 +840,10 @@ def sweep(
         _refuse_worker_bootstrap()
         _unguarded_note(os.getpid()).unlink(missing_ok=True)
     study = prepare(config, seeds, grid, master_seed=master_seed, hours=hours, overrides=overrides)
+    if keep_tables is not None:
+        if out is None:
+            raise ConfigError(["--keep-tables: needs a study directory (--out)"])
+        parse_keep_tables(keep_tables)  # refuse a bad spec before anything runs
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
     if scheduler is None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
         raise ConfigError([f"--workers: must be a positive integer (got {n_workers!r})"])
@@ -874,7 +885,71 @@ def sweep(
     finally:
         if bar is not None:
             bar.close()
-    return _finish(out_dir, study, rows, report=report)
+    table = _finish(out_dir, study, rows, report=report)
+    if out_dir is not None and keep_tables is not None:
+        keep_run_tables(out_dir, study, table, keep_tables)
+    return table
+
+
+def parse_keep_tables(spec: str) -> tuple[str, int | list[str]]:
+    """``all``, ``worst:N`` or a comma-separated list of run ids, as ``(kind, N or ids)``.
+
+    Raises:
+        ConfigError: anything else (one line).
+    """
+    text = spec.strip()
+    if text == "all":
+        return "all", 0
+    if text.startswith("worst:"):
+        n = text.split(":", 1)[1]
+        if not n.isdigit() or int(n) < 1:
+            raise ConfigError([f"--keep-tables: worst:N needs a positive whole N (got {spec!r})"])
+        return "worst", int(n)
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids or not all(re.fullmatch(r"[0-9a-f]{4,64}", i) for i in ids):
+        raise ConfigError(
+            [f"--keep-tables: 'all', 'worst:N' or run ids separated by commas (got {spec[:80]!r})"]
+        )
+    return "ids", ids
+
+
+def keep_run_tables(out_dir: Path, study: Study, table: pd.DataFrame, spec: str) -> list[Path]:
+    """Write the run directories of the runs ``spec`` chooses under ``out_dir/tables/`` (see :func:`sweep`).
+
+    Returns:
+        The run directories kept.
+
+    Raises:
+        ConfigError: a run id that is not one (or not a unique prefix of one) of the study's finished runs.
+    """
+    kind, arg = parse_keep_tables(spec)
+    ok = table[table["status"] == "ok"] if len(table) else table
+    finished = [str(i) for i in ok["run_id"]] if len(ok) else []
+    if kind == "all":
+        chosen = finished
+    elif kind == "worst":
+        ranked = ok.assign(_dd=pd.to_numeric(ok["leader_max_drawdown_pct"], errors="coerce").fillna(-1.0))
+        chosen = [str(i) for i in ranked.sort_values(["_dd", "run_id"], ascending=[False, True])["run_id"]]
+        chosen = chosen[: arg if isinstance(arg, int) else 0]
+    else:
+        chosen = []
+        for prefix in arg if isinstance(arg, list) else []:
+            hits = [i for i in finished if i.startswith(prefix)]
+            if len(hits) != 1:
+                raise ConfigError(
+                    [f"--keep-tables: {prefix!r} matches {len(hits)} finished run(s) of this study, not one"]
+                )
+            chosen.append(hits[0])
+    tasks = {t.run_id: t for t in study.tasks}
+    kept: list[Path] = []
+    for run_id in chosen:
+        target = out_dir / "tables" / run_id
+        if not (target / "summary.json").is_file():
+            task = tasks[run_id]
+            cfg = ExperimentConfig.model_validate(task.config)
+            run(cfg, seed=task.seed, hours=task.hours, out=target, figures=False)
+        kept.append(target)
+    return kept
 
 
 def _execute(

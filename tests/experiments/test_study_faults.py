@@ -242,3 +242,39 @@ def test_a_damaged_run_file_is_named_and_its_run_is_run_again(tmp_path: Path) ->
     assert (again["status"] == "ok").all() and len(again) == len(first) == 2
     cols = ["run_id", "leader_max_drawdown_pct"]
     pd.testing.assert_frame_equal(again[cols], first[cols])  # the rerun gives the same numbers
+
+
+def test_a_study_keeps_the_full_tables_of_its_worst_runs(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    args = [
+        "sweep",
+        "leverage_sweep",
+        "--seeds",
+        "3",
+        "--grid",
+        "market.leveraged.leverage_cap=5",
+        "--hours",
+        "0.01",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+        "--keep-tables",
+        "worst:2",
+    ]
+    for item in [*TINY_POPULATION, "market.large_holders.count=1"]:
+        args += ["--set", item]
+    assert main(args) == 0
+    table = pd.read_parquet(out / "results.parquet")
+    worst = table.sort_values(["leader_max_drawdown_pct", "run_id"], ascending=[False, True])["run_id"][:2]
+    kept = sorted(p.name for p in (out / "tables").iterdir())
+    assert kept == sorted(worst)
+    for run_id in kept:  # the kept tables are the study's run: its summary gives the study's row
+        summary = json.loads((out / "tables" / run_id / "summary.json").read_text())
+        row = table[table["run_id"] == run_id].iloc[0]
+        assert summary["symbols"]["BTC"]["max_drawdown_pct"] == pytest.approx(row["leader_max_drawdown_pct"])
+        assert summary["totals"]["liquidation_count"] == row["liquidation_count"]
+        assert (out / "tables" / run_id / "timeseries.parquet").is_file()
+    for bad in ("worst:0", "best:3", "zz"):
+        assert main([*args[:-2], "--keep-tables", bad]) == 2
