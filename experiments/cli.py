@@ -434,6 +434,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             hours=hours,
             figures=False if args.no_figures else None,
+            overwrite=args.overwrite,
         )
     except RunInterrupted as stop:
         part = stop.result

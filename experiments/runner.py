@@ -144,6 +144,7 @@ def run(
     *,
     overrides: list[str] | None = None,
     figures: bool | None = None,
+    overwrite: bool = False,
 ) -> RunResult:
     """Run one experiment and optionally write its run directory.
 
@@ -156,6 +157,8 @@ def run(
             later simply do not happen.
         overrides: ``key.path=value`` items applied to the config first.
         figures: write ``figures/*.png`` (default: the config's ``figures``).
+        overwrite: replace a previous run in ``out`` (only its own files); without it a run directory
+            already there is refused before anything runs (nothing is replaced without being asked).
 
     Returns:
         The :class:`RunResult`.
@@ -177,7 +180,7 @@ def run(
             ]
         )
     if out is not None:
-        check_out_dir(out)
+        check_out_dir(out, overwrite=overwrite)
     if cfg.seed != seed:
         cfg = cfg.model_copy(update={"seed": seed})
     cfg = cut_config(cfg, hours)  # the run that happens: config.yaml re-runs it as it is
@@ -242,19 +245,24 @@ def run(
         )
     result = RunResult(cfg, seed, summary, timeseries, liquidations, adl)
     if out is not None:
-        result.out = write_run_dir(result, out, figures=cfg.figures if figures is None else figures)
+        result.out = write_run_dir(
+            result, out, figures=cfg.figures if figures is None else figures, overwrite=overwrite
+        )
     if interrupted:
         raise RunInterrupted(result)
     return result
 
 
-def write_run_dir(result: RunResult, out: str | Path, *, figures: bool = True) -> Path:
+def write_run_dir(
+    result: RunResult, out: str | Path, *, figures: bool = True, overwrite: bool = False
+) -> Path:
     """Write a run directory atomically: data files, ``report.md`` and figures, then renamed into place.
 
     Args:
         result: the run.
-        out: the target directory (replaced if it holds a previous run).
+        out: the target directory.
         figures: also render ``figures/*.png`` (``report.md`` is always written).
+        overwrite: replace a previous run there (its own files only); else one there is refused.
 
     Returns:
         The run directory (absolute), with ``provenance.json`` (see :func:`write_provenance`).
@@ -262,7 +270,7 @@ def write_run_dir(result: RunResult, out: str | Path, *, figures: bool = True) -
     Raises:
         ConfigError: ``out`` cannot receive a run directory.
     """
-    with staged_directory(out) as tmp:
+    with staged_directory(out, overwrite=overwrite) as tmp:
         write_run_files(result, tmp)
         write_provenance(tmp)
         write_run_report(tmp, result, figures=figures)

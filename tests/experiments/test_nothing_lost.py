@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from experiments.cli import main
+from experiments.config import ConfigError
 from experiments.rundir import (
     is_run_dir,
     remove_stale_temporaries,
@@ -200,3 +201,17 @@ def test_an_interrupted_run_writes_what_it_has(tmp_path: Path) -> None:
     assert len(ts) and ts["time_s"].max() <= summary["sim_seconds"]
     assert (out / "report.md").is_file() and (out / "config.yaml").is_file()
     assert main(["report", str(out)]) == 0  # the partial run reads back as a run directory
+
+
+def test_the_python_api_asks_before_replacing_a_run_too(tmp_path: Path) -> None:
+    from experiments import run  # the public entry point, as a notebook calls it
+
+    out = tmp_path / "r"
+    first = run("baseline", seed=7, overrides=TINY, out=out, figures=False)
+    before = (out / "summary.json").read_text()
+    with pytest.raises(ConfigError, match=r"already holds a run .* seed 7.*--overwrite"):
+        run("baseline", seed=8, overrides=TINY, out=out, figures=False)
+    assert (out / "summary.json").read_text() == before  # nothing was replaced
+    second = run("baseline", seed=8, overrides=TINY, out=out, figures=False, overwrite=True)
+    assert second.seed == 8 and first.seed == 7
+    assert json.loads((out / "summary.json").read_text())["seed"] == 8
