@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agents.base import Trader
 from model.orderbook import BUY, IOC, SELL
@@ -31,7 +31,40 @@ if TYPE_CHECKING:
     from model.view import MarketView
 
 
-class FundamentalTrader(Trader):
+class BackgroundTrader(Trader):
+    """A background participant trading one symbol, sized by the background flow's parameter block.
+
+    Subclasses name the block's leverage field in ``LEVERAGE_FIELD``.
+
+    Args:
+        model: the Mesa model the agent belongs to.
+        exchange: the venue.
+        view: the per-step market view.
+        params: the background flow's parameter block.
+        capital_usd: collateral, USD.
+        symbol: the symbol it trades.
+        rate_per_s: decisions per simulated second.
+    """
+
+    LEVERAGE_FIELD = "fundamental_leverage"
+
+    def __init__(
+        self,
+        model: mesa.Model,
+        exchange: Exchange,
+        view: MarketView,
+        params: BackgroundParams,
+        capital_usd: float,
+        symbol: int,
+        rate_per_s: float,
+    ) -> None:
+        leverage = float(getattr(params, self.LEVERAGE_FIELD))
+        super().__init__(model, exchange, view, capital_usd, leverage=leverage, rate_per_s=rate_per_s)
+        self.symbol = symbol
+        self._p = params
+
+
+class FundamentalTrader(BackgroundTrader):
     """Trades its symbol toward the index.
 
     Args:
@@ -44,21 +77,7 @@ class FundamentalTrader(Trader):
         rate_per_s: decisions per second.
     """
 
-    def __init__(
-        self,
-        model: mesa.Model,
-        exchange: Exchange,
-        view: MarketView,
-        params: BackgroundParams,
-        capital_usd: float,
-        symbol: int,
-        rate_per_s: float,
-    ) -> None:
-        super().__init__(
-            model, exchange, view, capital_usd, leverage=params.fundamental_leverage, rate_per_s=rate_per_s
-        )
-        self.symbol = symbol
-        self._p = params
+    LEVERAGE_FIELD = "fundamental_leverage"
 
     def decide(self, view: MarketView) -> tuple[int, int, int] | None:
         """(side, lots, limit ticks) toward the index, or None inside the threshold."""
@@ -95,7 +114,7 @@ class FundamentalTrader(Trader):
             ex.spot_flow(self.symbol, -notional if side == BUY else notional)
 
 
-class NoiseTrader(Trader):
+class NoiseTrader(BackgroundTrader):
     """Random small orders around the mid.
 
     Args:
@@ -108,21 +127,10 @@ class NoiseTrader(Trader):
         rate_per_s: orders per second.
     """
 
-    def __init__(
-        self,
-        model: mesa.Model,
-        exchange: Exchange,
-        view: MarketView,
-        params: BackgroundParams,
-        capital_usd: float,
-        symbol: int,
-        rate_per_s: float,
-    ) -> None:
-        super().__init__(
-            model, exchange, view, capital_usd, leverage=params.noise_leverage, rate_per_s=rate_per_s
-        )
-        self.symbol = symbol
-        self._p = params
+    LEVERAGE_FIELD = "noise_leverage"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._resting: deque[int] = deque()
 
     def decide(self, view: MarketView) -> tuple[int, int, int | None] | None:
@@ -158,7 +166,7 @@ class NoiseTrader(Trader):
             self._resting.append(res.oid)
 
 
-class ValueTrader(Trader):
+class ValueTrader(BackgroundTrader):
     """Slow money that buys the perp below fundamental value and sells it above (the long-run anchor).
 
     Its target position is ``-sign(gap) x capital x clip((|gap| - threshold) / (full_gap - threshold), 0, 1)``
@@ -175,21 +183,7 @@ class ValueTrader(Trader):
         rate_per_s: decisions per second.
     """
 
-    def __init__(
-        self,
-        model: mesa.Model,
-        exchange: Exchange,
-        view: MarketView,
-        params: BackgroundParams,
-        capital_usd: float,
-        symbol: int,
-        rate_per_s: float,
-    ) -> None:
-        super().__init__(
-            model, exchange, view, capital_usd, leverage=params.value_leverage, rate_per_s=rate_per_s
-        )
-        self.symbol = symbol
-        self._p = params
+    LEVERAGE_FIELD = "value_leverage"
 
     def target_usd(self, view: MarketView) -> float:
         """The signed position it wants at the current gap to value, USD (long > 0)."""
