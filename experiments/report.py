@@ -528,7 +528,7 @@ def study_report_markdown(
             "Best first: by mean bad debt, then ADL notional, then ADL overshoot (what ADL cost the "
             "deleveraged accounts beyond the shortfall it covered, `docs/adl_overshoot.md`), then the "
             "leader's drawdown; means over the runs with 95% intervals (mean +- 1.96 sd / sqrt(n), clipped "
-            "at zero); P(fund exhausted) (the fund at or below zero at a sample, or bad debt injected) with "
+            "at zero); P(fund exhausted) (the engine found the fund's equity below zero) with "
             "a 95% Wilson interval. The same seeds run at every grid point, so "
             "differences between points are differences of policy, not of luck.",
             "",

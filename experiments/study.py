@@ -233,14 +233,9 @@ def flatten_summary(summary: RunSummary) -> dict[str, Any]:
     row["adl_overshoot_usd"] = getattr(summary, "adl_overshoot_usd", None)
     row["insurance_fund_drawdown_pct"] = getattr(summary, "insurance_fund_drawdown_pct", None)
     exhausted = getattr(summary, "insurance_fund_exhausted_s", None)
-    # 1.0 when the fund ran dry: it was at or below zero at a sample, or the exchange had to inject money
-    # (bad debt; an injection tops the fund up within the step, so a sample may never see it at zero).
-    # A float, so results.parquet holds numbers and P() is a mean.
-    row["fund_exhausted"] = (
-        None
-        if summary.insurance_fund_min_usd is None
-        else float(exhausted is not None or (summary.bad_debt_usd or 0.0) > 0)
-    )
+    # 1.0 when the fund ran dry (the engine saw its equity below zero, or a sample did); a float, so
+    # results.parquet holds numbers and P() is a mean
+    row["fund_exhausted"] = None if summary.insurance_fund_min_usd is None else float(exhausted is not None)
     lead = summary.leader_metrics
     row["leader_return_pct"] = lead.return_pct if lead is not None else None
     row["leader_max_drawdown_pct"] = _abs_or_none(lead.max_drawdown_pct) if lead is not None else None

@@ -179,6 +179,7 @@ class LiquidationEngine(mesa.Agent):
         self.adl_haircut_micro = 0.0
         self.adl_overshoot_micro = 0.0
         self.first_liquidation_s: float | None = None
+        self.fund_exhausted_s: float | None = None  # first time the fund's equity fell below zero
         self.first_adl_s: float | None = None
         self.cooldown_until: dict[int, float] = {}
         self.events: list[tuple[object, ...]] = []
@@ -534,6 +535,8 @@ class LiquidationEngine(mesa.Agent):
         equity = ex.insurance_fund_usd * MICRO
         if equity >= 0:
             return
+        if self.fund_exhausted_s is None:  # it ran dry now, whatever ADL or an injection does next
+            self.fund_exhausted_s = ex.time_s
         if self.adl.enabled:
             held = [(s, int(led.pos[Ledger.FUND, s])) for s in range(ex.n_symbols) if led.pos[Ledger.FUND, s]]
             if held:

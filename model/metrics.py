@@ -312,7 +312,11 @@ def adl_metrics(adl: pd.DataFrame) -> dict[str, Any]:
 
 
 def insurance_fund_profile(
-    times_s: ArrayLike, balance_usd: ArrayLike, start_usd: float, minimum_usd: float
+    times_s: ArrayLike,
+    balance_usd: ArrayLike,
+    start_usd: float,
+    minimum_usd: float,
+    exhausted_s: float | None = None,
 ) -> dict[str, float | None]:
     """The insurance fund's peak, drawdown and the first time it ran dry.
 
@@ -321,23 +325,28 @@ def insurance_fund_profile(
         balance_usd: the fund's balance at those times, USD.
         start_usd: its balance at the start, USD.
         minimum_usd: its lowest balance (the engine's, checked every step), USD.
+        exhausted_s: when the engine found the fund's equity below zero (before its ADL or an injection
+            restored it, so a sample may never see it), simulated seconds; None: never.
 
     Returns:
         ``insurance_fund_peak_usd`` (the highest sampled balance, at least the start, USD),
         ``insurance_fund_drawdown_usd`` (start - minimum, USD, >= 0),
         ``insurance_fund_drawdown_pct`` (that over the start, percent, >= 0; None for an empty fund) and
-        ``insurance_fund_exhausted_s`` (the first sample at which the balance was <= 0, simulated
-        seconds; None when it never was).
+        ``insurance_fund_exhausted_s`` (the earlier of ``exhausted_s`` and the first sample at which the
+        balance was <= 0, simulated seconds; None when neither happened).
     """
     t = np.asarray(times_s, dtype=np.float64)
     b = np.asarray(balance_usd, dtype=np.float64)
     dry = np.flatnonzero(b <= 0.0)
+    times = [float(t[dry[0]])] if len(dry) else []
+    if exhausted_s is not None:
+        times.append(float(exhausted_s))
     drawdown = max(0.0, float(start_usd) - float(minimum_usd))
     return {
         "insurance_fund_peak_usd": max(float(start_usd), float(b.max()) if len(b) else float(start_usd)),
         "insurance_fund_drawdown_usd": drawdown,
         "insurance_fund_drawdown_pct": drawdown / float(start_usd) * 100.0 if start_usd > 0 else None,
-        "insurance_fund_exhausted_s": float(t[dry[0]]) if len(dry) else None,
+        "insurance_fund_exhausted_s": min(times, default=None),
     }
 
 

@@ -182,7 +182,7 @@ class Recorder:
         samples = self.datacollector.model_vars
         times = samples.get("time_s", [])
         fund = [row[0] if len(row) else start for row in samples.get("insurance_fund_usd", [])]
-        out.update(insurance_fund_profile(times, fund, start, minimum))
+        out.update(insurance_fund_profile(times, fund, start, minimum, eng.fund_exhausted_s))
         fund_col = LIQUIDATION_COLUMNS.index("fund_delta_usd")
         kind_col = LIQUIDATION_COLUMNS.index("kind")
         deltas = [e[fund_col] for e in eng.events if e[kind_col] == "takeover"]

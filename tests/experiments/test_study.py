@@ -389,10 +389,7 @@ def _dict_row(summary: dict[str, Any]) -> dict[str, Any]:
     row["adl_notional_usd"] = summary.get("adl_notional_usd")
     row["adl_overshoot_usd"] = summary.get("adl_overshoot_usd")
     row["insurance_fund_drawdown_pct"] = summary.get("insurance_fund_drawdown_pct")
-    exhausted = (
-        summary.get("insurance_fund_exhausted_s") is not None or (summary.get("bad_debt_usd") or 0) > 0
-    )
-    row["fund_exhausted"] = float(exhausted)
+    row["fund_exhausted"] = float(summary.get("insurance_fund_exhausted_s") is not None)
     symbols = summary["symbols"]
     names = list(symbols)
     leader = summary.get("leader") or names[0]

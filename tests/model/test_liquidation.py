@@ -301,6 +301,7 @@ def test_fund_inventory_that_goes_under_water_is_deleveraged() -> None:
     # so it takes them over at 47,500
     assert ex.position_lots(FUND, 0) == 40 and ex.entry_price_ticks(FUND, 0) == 47_500
     assert ex.insurance_fund_usd == pytest.approx(160)
+    assert engine.fund_exhausted_s is None
     ex.prices.mark_ticks[0] = 46_800.0  # the fund is now down $280 on $200: equity -$80
     engine.step()
     # its inventory is ADL'd against the short at the fund's bankruptcy price 46,800 + 80 / 0.4 = 47,000
@@ -308,6 +309,8 @@ def test_fund_inventory_that_goes_under_water_is_deleveraged() -> None:
     (adl,) = adl_events(engine)
     assert adl["account"] == sht and adl["counterparty"] == FUND and adl["price_usd"] == pytest.approx(47_000)
     assert int(ex.ledger.balance[FUND]) == 0  # 200 + 40 x (47,000 - 47,500) x $0.01
+    # the fund ran dry at this check, though its ADL left it at exactly zero for any sample to see
+    assert engine.fund_exhausted_s == ex.time_s
     assert ex.ledger.bad_debt_micro == 0
     assert oi(ex) == [[0], [0]]
     check_books(ex)
