@@ -210,7 +210,8 @@ class LiquidationEngine(mesa.Agent):
         self.unwind_fund(self.model_dt())
         eq = round(self.exchange.insurance_fund_usd * MICRO)
         self.fund_min_micro = min(self.fund_min_micro, eq)
-        self._prev_index = list(self.exchange.index_ticks)
+        if self.adl.at_oracle:  # only an ADL at the previous oracle reads it
+            self._prev_index = list(self.exchange.index_ticks)
 
     @property
     def adl_enabled(self) -> bool:
