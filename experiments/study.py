@@ -970,12 +970,25 @@ def _execute(
     inflight: dict[Future[dict[str, Any]], RunTask] = {}
     counts = {"ok": 0, "failed": 0}
 
-    def fill() -> None:
+    def fill() -> bool:
+        """Submit until the window is full; False when the local pool turned out broken on submit.
+
+        A worker can die after ``wait`` returned and before the next submit (the pool only says so
+        then): the task that was refused never ran, so it goes back to the front, not lost.
+        """
         while len(inflight) < window:
             task = again.pop(0) if again else next(queue, None)
             if task is None:
-                return
-            inflight[pool.executor.submit(execute_task, task)] = task
+                return True
+            try:
+                fut = pool.executor.submit(execute_task, task)
+            except BrokenProcessPool:
+                if scheduler is not None:
+                    raise
+                again.insert(0, task)
+                return False
+            inflight[fut] = task
+        return True
 
     def done_row(row: dict[str, Any]) -> None:
         record(row)
@@ -994,8 +1007,26 @@ def _execute(
         )
         done_row(_failed_row(task, exc, None))
 
+    def recover() -> None:
+        """Replace a broken local pool; its runs in flight are kept if they finished, else lost."""
+        nonlocal pool
+        _raise_if_unguarded()
+        pool.executor.shutdown(wait=False, cancel_futures=True)
+        for fut, task in list(inflight.items()):
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                done_row(fut.result())  # it finished before the pool broke
+            else:
+                fut.cancel()
+                lose(task)
+        inflight.clear()
+        pool = _local_pool(min(workers, max(1, len(tasks))), recycle_after)
+
+    def refill() -> None:
+        while not fill():
+            recover()
+
     try:
-        fill()
+        refill()
         while inflight:
             done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
             broken = False
@@ -1013,14 +1044,8 @@ def _execute(
                     row = _failed_row(task, exc, traceback.format_exc())
                 done_row(row)
             if broken:
-                _raise_if_unguarded()
-                pool.executor.shutdown(wait=False, cancel_futures=True)
-                for fut, task in list(inflight.items()):
-                    fut.cancel()
-                    lose(task)
-                inflight.clear()
-                pool = _local_pool(min(workers, max(1, len(tasks))), recycle_after)
-            fill()
+                recover()
+            refill()
     except KeyboardInterrupt:
         for fut in inflight:
             fut.cancel()

@@ -10,16 +10,17 @@ import subprocess
 import sys
 import textwrap
 import time
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from experiments import study as study_module
 from experiments.cli import main
 from experiments.config import ConfigError, load_config
-from experiments.study import _failed_row, expand_tasks, recover_run_files, sweep
+from experiments.study import RunTask, _failed_row, expand_tasks, recover_run_files, sweep
 from tests.experiments.helpers import ROOT, TINY_POPULATION, subprocess_env
 
 OVERRIDES = [*TINY_POPULATION, "market.large_holders.count=1", "sample_seconds=10"]
@@ -179,6 +180,48 @@ def test_a_run_lost_with_a_killed_worker_is_retried(tmp_path: Path) -> None:
     assert proc.returncode == 0, err.decode()
     table = pd.read_parquet(out / "results.parquet")
     assert len(table) == 12 and (table["status"] == "ok").all(), table["error"].tolist()
+
+
+class _BreaksOnSubmit(ThreadPoolExecutor):
+    """An executor whose pool "breaks" on one submit, the way a process pool says a worker died after
+    ``wait`` returned: the refused task never ran; the futures already in flight still finish."""
+
+    refusals = (3,)  # the submit numbers (1-based, over every pool made) that raise
+
+    submits = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        type(self).submits += 1
+        if type(self).submits in self.refusals:
+            raise BrokenProcessPool("a child process terminated abruptly")
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_pool_found_broken_on_submit_is_replaced_and_no_run_is_lost_or_doubled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tasks = expand_tasks(load_config("leverage_sweep", OVERRIDES), GRID, 4, 1, HOURS)
+    ran: list[str] = []
+    pools: list[_BreaksOnSubmit] = []
+
+    def fake_pool(workers: int, recycle_after: int | None) -> study_module._Pool:
+        ex = _BreaksOnSubmit(max_workers=workers)
+        pools.append(ex)
+        return study_module._Pool(ex, workers, lambda: ex.shutdown(wait=True), "threads")
+
+    def fake_task(task: RunTask) -> dict[str, object]:
+        ran.append(task.run_id)
+        return {"run_id": task.run_id, "status": "ok"}
+
+    monkeypatch.setattr(_BreaksOnSubmit, "submits", 0)
+    monkeypatch.setattr(study_module, "_local_pool", fake_pool)
+    monkeypatch.setattr(study_module, "execute_task", fake_task)
+    rows: list[dict[str, object]] = []
+    failed = study_module._execute(tasks, 2, None, None, rows.append, None)
+    assert failed == 0
+    assert len(pools) == 2, "the broken pool was not replaced"
+    assert sorted(str(r["run_id"]) for r in rows) == sorted(t.run_id for t in tasks)  # each recorded once
+    assert len(ran) >= len(tasks) and set(ran) == {t.run_id for t in tasks}
 
 
 def test_workers_die_with_a_killed_sweep(tmp_path: Path) -> None:
