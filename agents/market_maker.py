@@ -70,6 +70,7 @@ class MarketMaker(Trader):
         self._symbol_out_until: dict[int, float] = {}
         self._last_ref: dict[int, float] = {}
         self._last_pos: dict[int, int] = {}
+        self._last_index: dict[int, float] = {}  # the index's exogenous path at the last requote, ticks
         self._n_quotes: dict[int, int] = {}
 
     def step(self) -> None:
@@ -114,6 +115,7 @@ class MarketMaker(Trader):
                 ex.cancel_all(self.account, s, stops=False)
                 self._symbol_out_until[s] = now + self._p.withdraw_seconds
                 self._last_ref.pop(s, None)
+                self._last_index.pop(s, None)
                 self.withdrawals += 1
                 continue
             self._quote(view, s, min(used[i], 1.0), pos_row[s])
@@ -124,6 +126,7 @@ class MarketMaker(Trader):
         self.withdrawn_until = now + seconds
         self.withdrawals += 1
         self._last_ref.clear()
+        self._last_index.clear()
 
     def _quote(self, view: MarketView, s: int, budget_used: float, pos: int) -> None:
         ex = self.exchange
@@ -131,16 +134,26 @@ class MarketMaker(Trader):
         mid = view.mid_ticks[s]
         tv = ex.tick_value_micro[s]
         inventory_usd = pos * mid * tv / MICRO
-        # spreads widen with volatility and with the share of the risk budget in use
+        # spreads widen with volatility above the index's calm volatility (a calm book stays tight, a fast
+        # one widens at once) and with the share of the risk budget in use
+        vol = view.vol_1s[s]
+        if p.vol_widening_above_calm:
+            vol = max(vol - view.base_vol_1s[s], 0.0)
         half_bps = min(
-            (p.half_spread_bps + p.vol_widening * view.vol_1s[s])
-            * (1.0 + p.budget_spread_widening * budget_used),
+            (p.half_spread_bps + p.vol_widening * vol) * (1.0 + p.budget_spread_widening * budget_used),
             p.max_half_spread_bps,
         )
         limit_usd = self.inventory_limit_usd * view.liquidity_scale[s]  # thin books: smaller limits
         skew_bps = -p.risk_aversion * (inventory_usd / limit_usd) * p.skew_scale_bps
-        # fair value: the own book's mid anchored toward the index (other venues' prices), then skewed
-        fair = (1.0 - p.index_anchor) * mid + p.index_anchor * view.index_ticks[s]
+        # fair value: the own book's mid moved by the news since the last requote (the move of the index's
+        # exogenous path: news reach every venue at once, so the perp does not lag spot; the index's own
+        # response to this book's flow is not news), anchored toward the index's level (other venues'
+        # prices), then skewed
+        index = view.index_ticks[s]
+        news = view.value_ticks[s]
+        seen = self._last_index.get(s, news)
+        moved = mid * (news / seen) ** p.index_news_passthrough if p.index_news_passthrough else mid
+        fair = (1.0 - p.index_anchor) * moved + p.index_anchor * index
         ref = fair * (1.0 + skew_bps * 1e-4)
         # quotes move when fair value has moved by a layer spacing or half the spread, whichever is more
         tolerance_ticks = max(p.layer_spacing_bps, half_bps) * 1e-4 * mid
@@ -155,6 +168,7 @@ class MarketMaker(Trader):
             return
         self._last_ref[s] = ref
         self._last_pos[s] = pos
+        self._last_index[s] = news
         bids: list[tuple[int, int]] = []
         asks: list[tuple[int, int]] = []
         quote_bids = inventory_usd < limit_usd

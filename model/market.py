@@ -246,7 +246,10 @@ def draw_leveraged(
     )[:n_sym]
     home = rng.choice(n_sym, size=n, p=sym_w / sym_w.sum())
     watch = rng.random(n) < params.btc_watcher_share
-    holding = rng.exponential(params.holding_hours * 3600.0, n)
+    if params.holding_shape == 1.0:
+        holding = rng.exponential(params.holding_hours * 3600.0, n)
+    else:
+        holding = rng.gamma(params.holding_shape, params.holding_hours * 3600.0 / params.holding_shape, n)
     seeded = rng.random(n) < params.seeded_share
     offsets = rng.uniform(-1.0, 1.0, n)
     long_draw = rng.random(n)
@@ -346,6 +349,15 @@ def seed_leveraged(
     return out
 
 
+def _clock_symbol(agent: Trader) -> int:
+    """The symbol whose operational time an agent's clock runs in: its own, the leader for several."""
+    symbol = getattr(agent, "symbol", None)
+    if symbol is not None:
+        return int(symbol)
+    symbols = getattr(agent, "symbols", [0])
+    return int(symbols[0]) if len(symbols) == 1 else 0
+
+
 # --------------------------------------------------------------------------- the model
 
 
@@ -399,6 +411,10 @@ class CryptoMarket(mesa.Model):
         n = len(self._clocked)
         self._rates = np.array([a.rate_per_s for a in self._clocked], dtype=np.float64)
         self._next_fire = self.rng.exponential(1.0, n) / np.maximum(self._rates, 1e-12)
+        # attention (params.activity): each clock runs in the operational time of the symbol it trades
+        self._clock_symbol = np.array([_clock_symbol(a) for a in self._clocked], dtype=np.intp)
+        self._op_time = np.zeros(self.n_symbols)
+        self._activity_on = p.activity.vol_elasticity > 0
         self._liq_window: list[float] = []
         self._oi_cache: list[float] = []
         self._leader_index_return = 0.0
@@ -521,9 +537,19 @@ class CryptoMarket(mesa.Model):
         accounts and write only through ``Exchange`` methods (orders, cancels, deposits).
         """
         now = self.exchange.time_s + self.dt_seconds
-        fired = np.flatnonzero(self._next_fire <= now)
+        if self._activity_on:
+            self._op_time += self.dt_seconds * self.activity_multiples()
+            clock = self._op_time[self._clock_symbol]
+            fired = np.flatnonzero(self._next_fire <= clock)
+            if len(fired):
+                self._next_fire[fired] = (
+                    clock[fired] + self.rng.exponential(1.0, len(fired)) / self._rates[fired]
+                )
+        else:
+            fired = np.flatnonzero(self._next_fire <= now)
+            if len(fired):
+                self._next_fire[fired] = now + self.rng.exponential(1.0, len(fired)) / self._rates[fired]
         if len(fired):
-            self._next_fire[fired] = now + self.rng.exponential(1.0, len(fired)) / self._rates[fired]
             clocked = self._clocked
             for i in self.rng.permutation(fired).tolist():
                 clocked[i].step()
@@ -531,6 +557,23 @@ class CryptoMarket(mesa.Model):
             self.makers.shuffle_do("step")
         for holder in self.holders:
             holder.step()
+
+    def activity_multiples(self) -> np.ndarray:
+        """The rate multiple of each symbol's traders' clocks this step (see :class:`ActivityParams`).
+
+        ``clip((vol_1s / base_vol_1s) ** vol_elasticity, min_multiple, max_multiple)`` from the view's
+        realised volatility of the mark; 1 for a symbol whose index has no base volatility.
+        """
+        ap = self.params.activity
+        view = self.view
+        out = np.ones(self.n_symbols)
+        for s in range(self.n_symbols):
+            base = view.base_vol_1s[s]
+            if base > 0:
+                out[s] = min(
+                    max((view.vol_1s[s] / base) ** ap.vol_elasticity, ap.min_multiple), ap.max_multiple
+                )
+        return out
 
     def phase_exchange(self) -> None:
         """Exchange: stop orders fire on the last trade, the clock advances, marks update, funding settles.

@@ -486,6 +486,12 @@ class LeveragedTraderParams(StrictModel):
     stop_loss: Annotated[float, Field(gt=0, le=1)] = Field(0.05, description="stop loss for other strategies")
     take_profit: Annotated[float, Field(gt=0, le=10)] = Field(0.04, description="take profit, fraction")
     holding_hours: Hours = Field(12, description="mean holding horizon")
+    holding_shape: Annotated[float, Field(ge=1, le=100)] = Field(
+        1.0,
+        description="shape of the gamma distribution of holding horizons (1: exponential); the turnover of "
+        "the population goes as the mean of 1 / horizon, which an exponential makes large (its many "
+        "short horizons trade again and again), a shape of 3 or more keeps it near 1.5 / holding_hours",
+    )
     reentry_per_day: NonNegative = Field(
         1.0, description="rate at which a liquidated trader returns with new money (x greed/50)"
     )
@@ -509,12 +515,23 @@ class MarketMakerParams(StrictModel):
         0.3,
         description="weight of the index (other venues' price) in makers' fair value; the rest is the mid",
     )
+    index_news_passthrough: Fraction = Field(
+        0.0,
+        description="share of the news since a maker last requoted (the move of the index's exogenous path) "
+        "that it adds to its own mid in fair value: news reach every venue at once; 0: fair value is only "
+        "the mid-index mix",
+    )
     risk_aversion: NonNegative = Field(
         1.0, description="reservation-price skew at full inventory, in units of skew_scale_bps"
     )
     skew_scale_bps: NonNegative = Field(20.0, description="skew at full inventory, bps")
     vol_widening: NonNegative = Field(
         20000.0, description="extra half-spread in bps per unit of realised volatility per sqrt(second)"
+    )
+    vol_widening_above_calm: bool = Field(
+        False,
+        description="widen only for the volatility above the index's calm volatility (base_vol_1s): a calm "
+        "book stays at half_spread_bps, a fast one widens at once; False: for all realised volatility",
     )
     max_half_spread_bps: Bps = Field(50.0, description="widest half-spread a maker quotes")
     loss_limit_usd: Usd = Field(
@@ -716,6 +733,30 @@ class ViewParams(StrictModel):
     )
 
 
+class ActivityParams(StrictModel):
+    """Attention: the background and leveraged traders' decision clocks speed up when the market moves.
+
+    Each clocked trader's Poisson clock runs in the *operational time* of the symbol it trades (the
+    leader for a multi-symbol account): ``d tau = m dt`` with the activity multiple
+    ``m = clip((vol_1s / base_vol_1s) ** vol_elasticity, min_multiple, max_multiple)``, where ``vol_1s`` is
+    the realised volatility of the mark that every agent reads (``view.vol_halflife_seconds``) and
+    ``base_vol_1s`` the index's calm volatility. Traders see the price move and come to the screen: order
+    flow clusters in time with volatility (Cont 2001's volume-volatility correlation), and the flow it
+    brings moves the price again, so volatility clusters without any volatility put into the index. With
+    ``vol_elasticity = 0`` every clock runs in calendar time, as before this block existed.
+    """
+
+    vol_elasticity: NonNegative = Field(
+        0.0, description="elasticity of traders' decision rates to realised volatility (0: constant rates)"
+    )
+    min_multiple: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.25, description="slowest the clocks run, in multiples of the base rates (a dead-calm market)"
+    )
+    max_multiple: Annotated[float, Field(ge=1, le=100)] = Field(
+        6.0, description="fastest the clocks run, in multiples of the base rates (keeps the loop bounded)"
+    )
+
+
 class ContagionParams(StrictModel):
     """Switches for the contagion channels from the leader (BTC) to the alts."""
 
@@ -839,6 +880,7 @@ class MarketParams(StrictModel):
     macro: MacroParams = MacroParams()
     sentiment: SentimentParams = SentimentParams()
     view: ViewParams = ViewParams()
+    activity: ActivityParams = ActivityParams()
     contagion: ContagionParams = ContagionParams()
     shocks: list[Shock] = Field(default_factory=list)
     index_path: IndexPathParams | None = Field(

@@ -1,0 +1,139 @@
+"""The calm-market mechanisms of the recalibration (MARKET_FACTS §5), each tested by what it does.
+
+* attention (``market.activity``): traders' decision clocks run faster where the realised volatility is
+  above the calm one, so more of them act;
+* holding horizons drawn from a gamma (``leveraged.holding_shape``): the same mean horizon, far fewer
+  very short ones, so a population turns its positions over less;
+* news pass-through (``market_makers.index_news_passthrough``): makers move their quotes with a jump of
+  the index's exogenous path at once instead of following it part of the way per requote;
+* volatility widening above the calm volatility (``market_makers.vol_widening_above_calm``): a calm
+  book quotes the base half-spread, a fast one widens.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from model.market import CryptoMarket, draw_leveraged
+from model.params import ContagionParams, LeveragedTraderParams
+from tests.model.market_helpers import small_params
+
+TINY = {
+    "leveraged": {"count": 300},
+    "market_makers": {"count": 4},
+    "large_holders": {"count": 0},
+    "background": {"fundamental_count": 9, "noise_count": 12},
+}
+
+
+def _decisions_in(market: CryptoMarket, seconds: float, symbol: int, vol_multiple: float) -> int:
+    """Clock firings of ``symbol``'s traders over ``seconds``, its realised vol held at a multiple."""
+    fired = 0
+    mask = market._clock_symbol == symbol
+    for _ in range(int(seconds)):
+        market.view.vol_1s[symbol] = vol_multiple * market.view.base_vol_1s[symbol]
+        before = market._next_fire[mask].copy()
+        market.phase_agents()
+        fired += int(np.count_nonzero(market._next_fire[mask] != before))
+        market.exchange.update_marks(market.dt_seconds)
+        market._step_index += 1
+    return fired
+
+
+def test_traders_come_to_the_screen_when_the_price_moves() -> None:
+    on = CryptoMarket(small_params(**TINY, activity={"vol_elasticity": 1.5}), seed=3)
+    calm = _decisions_in(on, 600, 0, 1.0)
+    on2 = CryptoMarket(small_params(**TINY, activity={"vol_elasticity": 1.5}), seed=3)
+    fast = _decisions_in(on2, 600, 0, 3.0)
+    off = CryptoMarket(small_params(**TINY), seed=3)
+    fast_off = _decisions_in(off, 600, 0, 3.0)
+    print(
+        f"\nBTC traders' decisions in 10 min: {calm} calm, {fast} at 3x vol, {fast_off} at 3x vol without attention"
+    )
+    # 3 ** 1.5 = 5.2x the rate (under the 6x cap): the count is Poisson, so 3x is far outside the noise
+    assert fast > 3 * calm
+    assert abs(fast_off - calm) < 0.3 * calm  # without attention the volatility changes nothing
+    multiples = on2.activity_multiples()
+    assert math.isclose(multiples[0], 3.0**1.5, rel_tol=1e-12)
+
+
+def test_the_attention_loop_is_bounded_by_its_cap() -> None:
+    market = CryptoMarket(small_params(**TINY, activity={"vol_elasticity": 2.0, "max_multiple": 4.0}), seed=1)
+    market.view.vol_1s[0] = 100.0 * market.view.base_vol_1s[0]
+    market.view.vol_1s[1] = 0.0
+    m = market.activity_multiples()
+    assert m[0] == 4.0 and m[1] == market.params.activity.min_multiple
+
+
+def test_gamma_horizons_keep_the_mean_and_cut_the_turnover() -> None:
+    caps = [100.0, 100.0, 50.0]
+    expo = draw_leveraged(
+        np.random.default_rng(5),
+        LeveragedTraderParams(count=20_000, holding_hours=48),
+        ContagionParams(),
+        caps,
+    )
+    gamma = draw_leveraged(
+        np.random.default_rng(5),
+        LeveragedTraderParams(count=20_000, holding_hours=48, holding_shape=3),
+        ContagionParams(),
+        caps,
+    )
+    h_expo, h_gamma = np.asarray(expo.holding_s) / 3600, np.asarray(gamma.holding_s) / 3600
+    assert abs(h_expo.mean() / 48 - 1) < 0.03 and abs(h_gamma.mean() / 48 - 1) < 0.03
+    # round trips per hour of the population ~ mean(1 / horizon): gamma(3) has 1.5 / mean analytically
+    assert math.isclose(float(np.mean(1 / h_gamma)), 1.5 / 48, rel_tol=0.05)
+    assert np.mean(1 / h_expo) > 3 * np.mean(1 / h_gamma)
+    assert np.mean(h_expo < 1.0) > 10 * np.mean(h_gamma < 1.0)  # few traders who flip within the hour
+
+
+def _mid_after_news(passthrough: float) -> tuple[float, float]:
+    """BTC's mid / its index's exogenous path - 1 (bp), 3 s and 60 s after a +1% jump of the path."""
+    params = small_params(
+        leveraged={"count": 0},
+        large_holders={"count": 0},
+        background={"fundamental_count": 0, "noise_count": 0},
+        market_makers={"count": 4, "index_news_passthrough": passthrough, "index_anchor": 0.3},
+    )
+    market = CryptoMarket(params, seed=2)
+    market.run_for(30)
+    market.index_driver.jump(0, 0.01)
+    gaps = []
+    for seconds in (3, 57):
+        market.run_for(seconds)
+        gaps.append((market.exchange.mid_ticks(0) / market.exchange.index_path_ticks(0) - 1) * 1e4)
+    return gaps[0], gaps[1]
+
+
+def test_makers_pass_news_through_at_once() -> None:
+    soon_on, later_on = _mid_after_news(1.0)
+    soon_off, later_off = _mid_after_news(0.0)
+    print(
+        f"\nmid vs news path after a +1% jump: {soon_on:.1f} / {later_on:.1f} bp with pass-through, "
+        f"{soon_off:.1f} / {later_off:.1f} bp without"
+    )
+    assert abs(soon_on) < 10  # within 3 s the book is at the news, to a few bp
+    assert soon_off < -30  # without it the first requote moves only the anchor's share of 100 bp
+    assert abs(later_on) < 10
+
+
+def test_a_calm_book_quotes_the_base_half_spread_when_widening_is_above_calm() -> None:
+    spreads = {}
+    for above in (False, True):
+        params = small_params(
+            leveraged={"count": 0},
+            large_holders={"count": 0},
+            background={"fundamental_count": 0, "noise_count": 0},
+            market_makers={"count": 2, "half_spread_bps": 0.5, "vol_widening_above_calm": above},
+        )
+        market = CryptoMarket(params, seed=4)
+        market.run_for(120)
+        bid, ask = market.exchange.best_bid(0), market.exchange.best_ask(0)
+        spreads[above] = (ask - bid) / market.exchange.mid_ticks(0) * 1e4
+    print(
+        f"\ncalm BTC spread: {spreads[False]:.2f} bp widening on all vol, {spreads[True]:.2f} bp above calm"
+    )
+    assert spreads[True] < 1.5  # 2 x 0.5 bp plus a tick's rounding
+    assert spreads[False] > 2 * spreads[True]  # the calm volatility alone widened it (20000 x ~1.7e-5 bp/s)
