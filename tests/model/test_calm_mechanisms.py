@@ -49,9 +49,7 @@ def test_traders_come_to_the_screen_when_the_price_moves() -> None:
     fast = _decisions_in(on2, 600, 0, 3.0)
     off = CryptoMarket(small_params(**TINY), seed=3)
     fast_off = _decisions_in(off, 600, 0, 3.0)
-    print(
-        f"\nBTC traders' decisions in 10 min: {calm} calm, {fast} at 3x vol, {fast_off} at 3x vol without attention"
-    )
+    print(f"\nBTC traders' decisions in 10 min: {calm} calm, {fast} at 3x vol, {fast_off} without attention")
     # 3 ** 1.5 = 5.2x the rate (under the 6x cap): the count is Poisson, so 3x is far outside the noise
     assert fast > 3 * calm
     assert abs(fast_off - calm) < 0.3 * calm  # without attention the volatility changes nothing
