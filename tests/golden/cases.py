@@ -49,6 +49,12 @@ CASES: dict[str, GoldenCase] = {
         1.5,
         (_HOURLY_FUNDING, _FUND, "market.shocks=[{kind: index_jump, at_hour: 0.5, symbol: BTC, pct: -0.08}]"),
     ),
+    "calm_market": GoldenCase(
+        "calm_market",
+        1,
+        1.5,
+        (_HOURLY_FUNDING, _FUND, "market.shocks=[{kind: index_jump, at_hour: 0.5, symbol: BTC, pct: -0.08}]"),
+    ),
     "whale_dump": GoldenCase("whale_dump", 2, 1.2, (_HOURLY_FUNDING, _FUND, "market.shocks.0.at_hour=0.3")),
     "flash_crash": GoldenCase(
         "flash_crash",
