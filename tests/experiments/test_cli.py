@@ -46,6 +46,7 @@ TIMESERIES_COLUMNS = {
     "last",
     "mark",
     "index",
+    "index_path",
     "best_bid",
     "best_ask",
     "depth_1pct_usd",

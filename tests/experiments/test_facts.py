@@ -20,6 +20,7 @@ from experiments.stylized import (
     hill_tail_index,
     variance_ratio,
 )
+from tests.experiments.helpers import TINY_POPULATION
 
 N = 200_000
 
@@ -102,3 +103,15 @@ def test_cascadelab_facts_prints_the_table_of_a_run_directory(
     assert set(table["symbol"]) == {"BTC", "ETH", "SOL"} and "hill_tail_index" in set(table["fact"])
     assert experiments.facts(out).shape == table.shape
     assert main(["facts", str(tmp_path)]) == 2  # not a run directory: one line, exit 2
+
+
+def test_the_time_series_records_the_exogenous_index_path_beside_the_index() -> None:
+    jump = "market.shocks=[{kind: index_jump, at_hour: 0.5, symbol: BTC, pct: -0.08}]"
+    run = experiments.run("baseline", seed=1, hours=1, overrides=[*TINY_POPULATION, jump], figures=False)
+    btc = run.timeseries[run.timeseries["symbol"] == "BTC"].set_index("time_s")
+    assert btc["index_path"].iloc[0] == pytest.approx(78_000.0)  # the symbol's start price
+    # the index is the path times what arbitrage and spot impact added: close to it, but not it
+    deviation = btc["index"] / btc["index_path"] - 1.0
+    assert deviation.abs().max() < 0.01 and deviation.abs().max() > 1e-5
+    # the scripted jump is in the path (one minute of the random walk aside)
+    assert btc.loc[1860.0, "index_path"] / btc.loc[1800.0, "index_path"] == pytest.approx(0.92, abs=0.003)
