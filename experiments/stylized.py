@@ -479,6 +479,20 @@ def series_values(series: Sequence[MinuteSeries]) -> dict[str, float]:
     return out
 
 
+def symbol_facts(ts: pd.DataFrame, tick_size_usd: float = math.nan) -> dict[str, float]:
+    """The facts of one symbol's time series (one row per sample, the run's columns).
+
+    Args:
+        ts: the symbol's rows of ``timeseries.parquet``.
+        tick_size_usd: the symbol's tick (for ``median_spread_ticks``; NaN: unknown).
+
+    Returns:
+        Fact -> value (:data:`FACTS`; NaN where the series is too short for it). The alt rule needs
+        the other symbols: see :func:`facts_table`.
+    """
+    return series_values([minute_series(ts, tick_size_usd)])
+
+
 # --------------------------------------------------------------------------- tick sizes
 
 

@@ -34,6 +34,7 @@ from experiments.stylized import (
     series_values,
     study_facts_markdown,
     study_facts_table,
+    symbol_facts,
     variance_ratio,
 )
 from tests.experiments.helpers import TINY_POPULATION, synthetic_timeseries
@@ -205,6 +206,9 @@ def test_the_table_has_the_acf_at_every_lag_and_keeps_the_ranges_of_lag_one_and_
             assert btc.loc[fact, "in_range"] in (True, False)
         else:
             assert btc.loc[fact, "in_range"] is None and math.isnan(btc.loc[fact, "high"]), fact
+    # one symbol's facts alone give the same values
+    alone = symbol_facts(ts[ts["symbol"] == "BTC"], tick_size_usd=0.1)
+    assert np.allclose([alone[f] for f in btc.index], btc["value"].to_numpy(dtype=float), equal_nan=True)
     # iid returns: no clustering at lag 1, so the table marks it out of range
     assert btc.loc["acf_abs_r_lag1", "in_range"] is False
     for minutes, fact in ((1, "excess_kurtosis_1m"), (5, "excess_kurtosis_5m"), (60, "excess_kurtosis_1h")):
