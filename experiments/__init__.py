@@ -3,13 +3,15 @@
 ``experiments.run(config, seed)`` returns a :class:`~experiments.rundir.RunResult` whose ``summary`` is a
 :class:`~experiments.summary.RunSummary`; ``experiments.load_run(DIR)`` reads a run directory back;
 ``experiments.sweep(config, seeds=..., grid=...)`` returns the study table;
-``experiments.compare(run_dirs, out_dir)`` writes a side-by-side report of run directories. The names
+``experiments.compare(run_dirs, out_dir)`` writes a side-by-side report of run directories;
+``experiments.facts(RUN_DIR)`` (or several run directories, pooled, or one study directory) returns the
+stylized facts against the real market's ranges (:mod:`experiments.stylized`). The names
 are imported lazily (PEP 562) so that ``import experiments`` (and ``import experiments.config``) does not
 import the model (and mesa, which sets the multiprocessing start method to ``spawn`` for the whole process).
 
 The modules are layers, lowest first; each imports only modules below it (``tests/test_layers.py``):
-``format``, ``stats``, ``summary`` (leaves) < ``config`` < ``rundir`` (and ``docs``) < ``plots`` <
-``report`` < ``runner`` < ``study`` < ``cli``.
+``format``, ``stats``, ``summary`` (leaves) < ``config`` < ``rundir`` (and ``docs``, ``stylized``) <
+``plots`` < ``report`` < ``runner`` < ``study`` < ``cli``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The ``cascadelab`` command line: ``run``, ``sweep``, ``report``, ``compare``, ``validate``, ``scenarios``.
+"""The ``cascadelab`` command line: ``run``, ``sweep``, ``report``, ``compare``, ``facts``, ``validate``,
+``scenarios``.
 
 ``run STUDY_DIR --run RUN_ID`` replays one run of a study: its config and seed are rebuilt from the
 study's files (``study.yaml``, ``study.json`` and the run's row), so nobody copies a 19-digit seed by hand.
@@ -53,7 +54,7 @@ from experiments.report import compare_runs, rerender_run, summary_text
 from experiments.rundir import RunInterrupted, check_out_dir
 from experiments.runner import run, write_provenance
 from experiments.study import DEFAULT_RECYCLE, load_study, read_rows, rerender_study, sweep
-from experiments.stylized import facts, facts_markdown
+from experiments.stylized import BOOTSTRAP_DRAWS, POOLED, facts, facts_markdown, is_study_dir
 
 EXIT_OK = 0
 EXIT_FAILED_RUNS = 1
@@ -371,9 +372,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-figures", action="store_true", help="skip the overlaid figures")
 
-    p = sub.add_parser("facts", help="stylized facts of a run against the real market's ranges")
-    p.add_argument("directory", metavar="RUN_DIR", type=Path, help="a run directory")
+    p = sub.add_parser(
+        "facts",
+        help="stylized facts of a run, of several runs pooled, or of a study, against the real market's "
+        "ranges",
+        description="cascadelab facts RUN_DIR [RUN_DIR ...] | STUDY_DIR: one run's facts; several runs' "
+        "each and pooled, with a 90% bootstrap interval (resampling runs); or a study's distribution of "
+        "its runs' facts per grid point (median, 5th-95th percentile, share of runs in range).",
+    )
+    p.add_argument(
+        "directories",
+        metavar="DIR",
+        nargs="+",
+        type=Path,
+        help="a run directory, several run directories (pooled), or one study directory",
+    )
     p.add_argument("--csv", type=Path, default=None, help="also write the table as CSV here")
+    p.add_argument(
+        "--draws",
+        type=_positive_int,
+        default=BOOTSTRAP_DRAWS,
+        help=f"bootstrap draws of the pooled intervals (default {BOOTSTRAP_DRAWS})",
+    )
 
     p = sub.add_parser("validate", help="check a config (and its grid) without running anything")
     p.add_argument("config", metavar="CONFIG", help="YAML config file or scenario name")
@@ -531,14 +551,33 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_facts(args: argparse.Namespace) -> int:
-    if not (args.directory / "timeseries.parquet").is_file():
-        raise ConfigError([f"{args.directory}: not a run directory (no timeseries.parquet)"])
-    check_run_files(args.directory)
-    table = facts(args.directory)
+    dirs: list[Path] = list(args.directories)
+    for directory in dirs:
+        if is_study_dir(directory):
+            if len(dirs) > 1:
+                raise ConfigError([f"{directory}: a study directory; give it alone, or only run directories"])
+            if not (directory / "results.parquet").is_file():
+                raise ConfigError([f"{directory}: the study has no results.parquet yet (still running?)"])
+        elif not (directory / "timeseries.parquet").is_file():
+            raise ConfigError(
+                [
+                    f"{directory}: not a run directory (no timeseries.parquet) nor a study directory "
+                    "(study.yaml)"
+                ]
+            )
+        check_run_files(directory)
+    table = facts(*dirs, draws=args.draws)
     print(facts_markdown(table), end="")
-    outside = table[table["in_range"] == False]  # noqa: E712 (None: no range, not "outside")
+    if "in_range" in table.columns and "run" in table.columns:
+        judged = table[table["run"] == POOLED]
+    elif "median" in table.columns:
+        judged = table.iloc[0:0]  # a study: the shares are in the table
+    else:
+        judged = table
+    outside = judged[judged["in_range"] == False]  # noqa: E712 (None: no range, not "outside")
     if len(outside):
-        print(f"{len(outside)} fact(s) outside the real market's range (marked ✗)")
+        pooled = " pooled" if "run" in table.columns else ""
+        print(f"{len(outside)}{pooled} fact(s) outside the real market's range (marked ✗)")
     if args.csv is not None:
         table.to_csv(args.csv, index=False)
     return EXIT_OK

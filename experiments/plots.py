@@ -8,7 +8,8 @@ caller's own plots.
 
 Run figures (one PNG each, under ``figures/``): ``price_<SYM>.png`` (mid and index with liquidation and
 ADL markers and event lines), ``open_interest.png``, ``funding.png``, ``depth.png``, ``liquidations.png``,
-``insurance_fund.png``, ``adl.png`` (when there was ADL), ``sentiment.png``. Each ``*_figure`` (and
+``insurance_fund.png``, ``adl.png`` (when there was ADL), ``sentiment.png``, ``facts.png`` (the stylized
+facts of the 1-minute returns: autocorrelations, distribution, kurtosis by horizon). Each ``*_figure`` (and
 ``liquidation_bars``) function writes a PNG and returns its path; the matching ``*_plot`` function returns
 the ``Figure`` itself (for notebooks and tests). :func:`compare_figures` overlays several runs. Study
 figures: ``fragility.png`` (probabilities with confidence intervals against the swept parameter),
@@ -32,6 +33,7 @@ from matplotlib.figure import Figure
 
 from experiments.format import format_hms, format_usd
 from experiments.stats import risk_outcomes, threshold_label
+from experiments.stylized import KURTOSIS_HORIZONS, aggregate, autocorrelation, excess_kurtosis, minute_series
 
 _DPI = 110
 _LONG = "#d62728"
@@ -443,6 +445,146 @@ def sentiment_figure(ts: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
+FACTS_PLOT_LAGS = tuple(range(1, 31))
+"""Lags (minutes) of the autocorrelation panels of :func:`facts_plot`."""
+
+MIN_FACTS_RETURNS = 10
+"""Fewer 1-minute returns than this and a :func:`facts_plot` panel says so instead of drawing."""
+
+_R = "#1f77b4"
+_ABS_R = "#d62728"
+
+
+def _not_enough(ax: Any, n: int) -> None:
+    ax.text(
+        0.5,
+        0.5,
+        f"{n} one-minute returns: too few to measure\n(the run is too short or sampled too coarsely)",
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        fontsize=8,
+    )
+
+
+def _acf_panel(ax: Any, sym: str, r: np.ndarray, n: int) -> None:
+    lags = [lag for lag in FACTS_PLOT_LAGS if lag < n - 1]
+    if n >= MIN_FACTS_RETURNS and lags:
+        ax.plot(
+            lags,
+            [autocorrelation(r, lag) for lag in lags],
+            marker="o",
+            ms=3,
+            lw=1.2,
+            color=_R,
+            label="returns r",
+        )
+        ax.plot(
+            lags,
+            [autocorrelation(np.abs(r), lag) for lag in lags],
+            marker="s",
+            ms=3,
+            lw=1.2,
+            color=_ABS_R,
+            label="absolute returns |r|",
+        )
+        band = 1.96 / math.sqrt(n)
+        ax.axhspan(-band, band, color="grey", alpha=0.15, lw=0)
+        ax.axhline(band, color="grey", ls="--", lw=0.9, label=f"±1.96/√n, no autocorrelation (n = {n})")
+        ax.axhline(-band, color="grey", ls="--", lw=0.9, label="_band_low")
+        ax.axhline(0.0, color="black", lw=0.6, label="_zero")
+        ax.legend(loc="best", fontsize=7)
+    else:
+        _not_enough(ax, n)
+    ax.set_title(f"{sym}: autocorrelation of 1-min returns")
+    ax.set_xlabel("lag (minutes)")
+    ax.set_ylabel("autocorrelation")
+
+
+def _distribution_panel(ax: Any, sym: str, r: np.ndarray, n: int) -> None:
+    z = r[np.isfinite(r)] * 1e4
+    if n >= MIN_FACTS_RETURNS and float(np.std(z)) > 0:
+        density, edges = np.histogram(z, bins=min(60, max(10, n // 20)), density=True)
+        centres = (edges[:-1] + edges[1:]) / 2
+        seen = density > 0
+        ax.plot(
+            centres[seen], density[seen], marker="o", ms=3, lw=1.0, color=_R, label=f"simulated (n = {n})"
+        )
+        mu, sd = float(np.mean(z)), float(np.std(z))
+        grid = np.linspace(float(edges[0]), float(edges[-1]), 200)
+        pdf = np.exp(-0.5 * ((grid - mu) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
+        ax.plot(grid, pdf, ls="--", lw=1.2, color="black", label="Gaussian, same mean and variance")
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=float(density[seen].min()) / 5)
+        ax.legend(loc="best", fontsize=7)
+        title = f"{sym}: 1-min returns vs a Gaussian (excess kurtosis {excess_kurtosis(z):.2f})"
+    else:
+        _not_enough(ax, n)
+        title = f"{sym}: 1-min returns vs a Gaussian"
+    ax.set_title(title)
+    ax.set_xlabel("1-min log return of the mid (bp)")
+    ax.set_ylabel("density (1/bp, log scale)")
+
+
+def _kurtosis_panel(ax: Any, sym: str, r: np.ndarray, n: int) -> None:
+    horizons = list(KURTOSIS_HORIZONS)
+    if n >= MIN_FACTS_RETURNS:
+        values = [excess_kurtosis(r if h == 1 else aggregate(r, h)) for h in horizons]
+        ax.plot(horizons, values, marker="o", lw=1.2, color=_R, label="simulated")
+        ax.axhline(0.0, color="black", ls="--", lw=0.9, label="Gaussian (0)")
+        ax.legend(loc="best", fontsize=7)
+    else:
+        _not_enough(ax, n)
+    ax.set_xscale("log")
+    ax.set_xticks(horizons, [str(h) for h in horizons])
+    ax.set_title(f"{sym}: excess kurtosis by horizon")
+    ax.set_xlabel("horizon (minutes, log scale)")
+    ax.set_ylabel("excess kurtosis")
+
+
+def facts_plot(ts: pd.DataFrame) -> Figure:
+    """The stylized facts of a run's 1-minute returns, one row of three panels per symbol.
+
+    Left: the autocorrelation of returns and of absolute returns at lags of 1 to 30 minutes, with the
+    ±1.96/√n band of no autocorrelation; middle: the distribution of 1-minute log returns (a histogram's
+    density, bp) against a Gaussian of the same mean and variance, on a log density scale; right: the
+    excess kurtosis of returns aggregated over 1, 5, 15 and 60 minutes (aggregational Gaussianity: it
+    falls toward 0). The returns are those of :func:`experiments.stylized.minute_series`, the facts
+    table's own.
+
+    Args:
+        ts: the run's time series (long format).
+
+    Returns:
+        The figure (its rows of axes in symbol order: ACF, distribution, kurtosis).
+    """
+    symbols = _symbols(ts)
+    fig, axes = _subplots(
+        max(len(symbols), 1), 3, figsize=(15, 3.9 * max(len(symbols), 1) + 0.5), squeeze=False
+    )
+    for row, sym in zip(axes, symbols, strict=False):
+        r = minute_series(ts[ts["symbol"] == sym]).r
+        n = int(np.isfinite(r).sum())
+        _acf_panel(row[0], sym, r, n)
+        _distribution_panel(row[1], sym, r, n)
+        _kurtosis_panel(row[2], sym, r, n)
+    fig.suptitle("Stylized facts of the perp's 1-minute returns (MARKET_FACTS §4–§5)")
+    return fig
+
+
+def facts_figure(ts: pd.DataFrame, path: Path) -> Path:
+    """:func:`facts_plot` written as a PNG.
+
+    Args:
+        ts: the run's time series.
+        path: the PNG to write.
+
+    Returns:
+        ``path``.
+    """
+    return _save(facts_plot(ts), path)
+
+
 def run_figures(ts: pd.DataFrame, liq: pd.DataFrame, adl: pd.DataFrame, fig_dir: str | Path) -> list[Path]:
     """Render every figure of a run.
 
@@ -485,6 +627,7 @@ def _draw_run_figures(ts: pd.DataFrame, liq: pd.DataFrame, adl: pd.DataFrame, ou
     if adl is not None and len(adl):
         paths.append(adl_figure(ts, adl, out / "adl.png"))
     paths.append(sentiment_figure(ts, out / "sentiment.png"))
+    paths.append(facts_figure(ts, out / "facts.png"))
     return paths
 
 

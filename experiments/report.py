@@ -20,6 +20,16 @@ from experiments.format import finite, format_hms, format_num, format_pct, forma
 from experiments.plots import compare_figures, run_figures, study_figures
 from experiments.rundir import RunResult, load_run
 from experiments.stats import RISK_METRICS, numeric_column, risk_outcomes, threshold_label
+from experiments.stylized import (
+    ALT_SPREAD_MAX_BP,
+    TAIL_FRACTION,
+    StudyPredatesFacts,
+    facts_table,
+    run_facts_markdown,
+    study_facts_markdown,
+    study_facts_table,
+    tick_sizes,
+)
 from experiments.summary import RunSummary
 
 Formatter = Callable[[Any], str]
@@ -287,11 +297,50 @@ def contagion_section(summary: RunSummary) -> list[str]:
     ]
 
 
+FACTS_HEADING = "## Stylized facts (MARKET_FACTS §4–§5)"
+"""The heading of the run report's facts section."""
+
+FACTS_FIGURE = "figures/facts.png"
+"""The facts figure of a run directory (shown in the facts section, not among the other figures)."""
+
+
+def facts_section(table: pd.DataFrame | None, figures: Sequence[str]) -> list[str]:
+    """The run report's stylized-facts section: what is measured, the table, the facts figure.
+
+    Args:
+        table: the run's :func:`experiments.stylized.facts_table` (None: no section).
+        figures: the run's figure paths (the facts figure is shown here when among them).
+
+    Returns:
+        Lines of markdown.
+    """
+    if table is None:
+        return []
+    lines = [
+        FACTS_HEADING,
+        "",
+        "Measured on the run's 1-minute samples of each perp's mid, its index and the exogenous index path "
+        "(`index_path`). ✓/✗: inside/outside the real market's range for a calm day (§5: the targets of "
+        "the `baseline` scenario, whose index is a constant-volatility random walk), so a scenario with "
+        "shocks is expected outside some; facts without a range are references (§4). An alt's median "
+        "spread is checked against the alt rule (<= max(2x BTC's, 2 ticks) and "
+        f"<= {ALT_SPREAD_MAX_BP:g} bp); the Hill index uses the largest {TAIL_FRACTION:.0%} of absolute "
+        "1-minute returns; `index_path_var_share` is the share of the perp's 1-minute return variance "
+        "the exogenous index path explains (R²).",
+        "",
+        run_facts_markdown(table) if len(table) else "No samples to measure.\n",
+    ]
+    if FACTS_FIGURE in figures:
+        lines += [f"![stylized facts]({FACTS_FIGURE})", ""]
+    return lines
+
+
 def run_report_markdown(
     summary: RunSummary,
     config: ExperimentConfig | None,
     figures: Sequence[str],
     adl: pd.DataFrame | None = None,
+    facts: pd.DataFrame | None = None,
 ) -> str:
     """The text of a run's ``report.md``.
 
@@ -300,6 +349,8 @@ def run_report_markdown(
         config: the run's config (for the description and settings), if known.
         figures: figure paths relative to the run directory.
         adl: ADL events (for a short table of the largest), optional.
+        facts: the run's stylized facts (:func:`experiments.stylized.facts_table`), optional: a section
+            with the table and the facts figure (``figures/facts.png``, when among ``figures``).
 
     Returns:
         Markdown text.
@@ -398,7 +449,9 @@ def run_report_markdown(
                 ],
             ),
         ]
-    return _finish(lines, figures)
+    lines += facts_section(facts, figures)
+    shown = [f for f in figures if not (facts is not None and f == FACTS_FIGURE)]
+    return _finish(lines, shown)
 
 
 def _shock_text(shock: Mapping[str, Any], *, reached: bool = True) -> str:
@@ -423,7 +476,10 @@ def write_run_report(run_dir: str | Path, result: RunResult, *, figures: bool = 
     if figures:
         pngs = run_figures(result.timeseries, result.liquidations, result.adl, path / "figures")
         rels = [p.relative_to(path).as_posix() for p in pngs]
-    text = run_report_markdown(result.summary, result.config, rels, result.adl)
+    table = (
+        facts_table(result.timeseries, ticks=tick_sizes(result.config)) if len(result.timeseries) else None
+    )
+    text = run_report_markdown(result.summary, result.config, rels, result.adl, table)
     (path / "report.md").write_text(text, encoding="utf-8")
     return path / "report.md"
 
@@ -546,6 +602,7 @@ def study_report_markdown(
         rcols += [(f"_{col}", label, str) for col, label in RISK_METRICS]
         rcols.append(("_fund", "P(fund exhausted)", str))
         lines.append(markdown_table(records, rcols))
+    lines += study_facts_section(results, grid_keys)
     if n_failed:
         failed = results[results["status"] != "ok"].head(20)
         lines += [
@@ -562,6 +619,44 @@ def study_report_markdown(
             ),
         ]
     return _finish(lines, figures)
+
+
+STUDY_FACTS_HEADING = "## Stylized facts over runs (MARKET_FACTS §4–§5)"
+"""The heading of the study report's facts section."""
+
+
+def study_facts_section(results: pd.DataFrame, grid_keys: Sequence[str]) -> list[str]:
+    """The study report's stylized facts: their distribution over the finished runs, per grid point.
+
+    Args:
+        results: the study table (with each run's ``fact_*`` columns).
+        grid_keys: the swept keys.
+
+    Returns:
+        Lines of markdown: the facts each run measured (median, 5th-95th percentile, share in range), or
+        one sentence when the study's rows carry none or no run was long enough.
+    """
+    lines = [STUDY_FACTS_HEADING, ""]
+    try:
+        table = study_facts_table(results, grid_keys)
+    except StudyPredatesFacts:
+        return [*lines, "The study's rows carry no facts: it was run before the runs computed them.", ""]
+    measured = table[table["runs"] > 0] if len(table) else table
+    if measured.empty:
+        return [
+            *lines,
+            "No run measured its 1-minute facts (they need runs of a few minutes at least, sampled at "
+            "least once a minute).",
+            "",
+        ]
+    lines += [
+        "Each run measures its facts at its end (as `cascadelab facts` does on a run directory); here "
+        "their median and 5th-95th percentile over the finished runs, and the share of runs inside the "
+        "real market's range for a calm day (§5; an alt's median spread against its run's alt rule).",
+        "",
+        study_facts_markdown(measured, grid_keys),
+    ]
+    return lines
 
 
 def _prob_ci(rec: Mapping[Any, Any], metric: str) -> str:

@@ -10,8 +10,8 @@ A study directory (``cascadelab sweep CONFIG --seeds N --grid key=v1,v2 --out DI
 - ``study.json``: bookkeeping (grid keys, tasks, ``hours``, executor);
 - ``runs/<run_id>.json``: one small file per finished run (its row), written atomically (temporary file
   + ``os.replace``) the moment the run comes back; an interrupted study resumes from them;
-- ``results.parquet``: one row per run (grid values, seed, status, error, summary metrics), sorted by
-  (grid point, seed index);
+- ``results.parquet``: one row per run (grid values, seed, status, error, summary metrics and the run's
+  stylized facts as ``fact_<SYMBOL>_<fact>`` columns), sorted by (grid point, seed index);
 - ``fragility.parquet`` / ``fragility.csv``: per grid point, P(cascade) and P(leader drawdown >= t) with
   95% Wilson intervals, and the distribution of liquidated notional and drawdowns;
 - ``figures/*.png`` and ``report.md``.
@@ -68,6 +68,7 @@ from experiments.report import write_study_report
 from experiments.rundir import deferred_interrupts, jsonable, pid_alive
 from experiments.runner import run
 from experiments.stats import fragility
+from experiments.stylized import facts_table, study_fact_columns, tick_sizes
 from experiments.summary import SYMBOL_METRICS, WALL_CLOCK_FIELDS, RunSummary
 
 BASE_COLUMNS = ("run_id", "point", "seed_index", "seed")
@@ -311,7 +312,10 @@ def execute_task(task: RunTask) -> dict[str, Any]:
         task: the run.
 
     Returns:
-        The row: ids, grid values, ``status`` (``ok``/``failed``), ``error`` and the flat metrics.
+        The row: ids, grid values, ``status`` (``ok``/``failed``), ``error``, the flat metrics
+        (:func:`flatten_summary`) and the run's stylized facts, measured here at the run's end so that a
+        study needs no tables for them (``fact_<SYMBOL>_<fact>``:
+        :func:`experiments.stylized.study_fact_columns`; None where a run is too short to measure one).
     """
     try:
         cfg = ExperimentConfig.model_validate(task.config)
@@ -319,8 +323,9 @@ def execute_task(task: RunTask) -> dict[str, Any]:
     except Exception as exc:  # a failed run is data, not a crash of the study
         failed: dict[str, Any] = jsonable(_failed_row(task, exc, traceback.format_exc()))
         return failed
+    facts = study_fact_columns(facts_table(result.timeseries, ticks=tick_sizes(cfg)))
     row: dict[str, Any] = jsonable(
-        {**_base_row(task), "status": "ok", "error": None, **flatten_summary(result.summary)}
+        {**_base_row(task), "status": "ok", "error": None, **flatten_summary(result.summary), **facts}
     )
     return row
 

@@ -33,6 +33,7 @@ TIMESERIES_COLUMNS = (
     "last",
     "mark",
     "index",
+    "index_path",
     "best_bid",
     "best_ask",
     "depth_1pct_usd",
@@ -45,7 +46,12 @@ TIMESERIES_COLUMNS = (
     "sentiment",
     "macro",
 )
-"""Columns of the sampled time series besides ``time_s`` and ``symbol`` (USD unless named otherwise)."""
+"""Columns of the sampled time series besides ``time_s`` and ``symbol`` (USD unless named otherwise).
+
+``index`` is the spot index the mark and funding use: the exogenous path times what basis arbitrage and
+spot impact added; ``index_path`` is the exogenous path alone (drivers: news, macro drift, shocks), so
+that what the agents add to a price can be told from what the drivers put in (the stylized facts'
+variance share of the perp's returns that the path explains)."""
 
 
 class Recorder:
@@ -100,6 +106,7 @@ class Recorder:
             sample["last"].append(ex.last_ticks(s) * ts[s])
             sample["mark"].append(ex.mark_usd(s))
             sample["index"].append(ex.index_usd(s))
+            sample["index_path"].append(ex.index_path_ticks(s) * ts[s])
             sample["best_bid"].append(bb * ts[s] if bb is not None else math.nan)
             sample["best_ask"].append(ba * ts[s] if ba is not None else math.nan)
             sample["depth_1pct_usd"].append(bid_usd + ask_usd)

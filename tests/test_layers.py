@@ -77,6 +77,7 @@ ONLY: dict[str, tuple[str, ...]] = {
         "experiments.summary",
         "experiments.config",
         "experiments.rundir",
+        "experiments.stylized",
     ),
     "experiments.report": (
         "experiments.format",
@@ -84,6 +85,7 @@ ONLY: dict[str, tuple[str, ...]] = {
         "experiments.summary",
         "experiments.config",
         "experiments.rundir",
+        "experiments.stylized",
         "experiments.plots",
     ),
 }

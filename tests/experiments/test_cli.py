@@ -46,6 +46,7 @@ TIMESERIES_COLUMNS = {
     "last",
     "mark",
     "index",
+    "index_path",
     "best_bid",
     "best_ask",
     "depth_1pct_usd",
@@ -85,6 +86,7 @@ def test_run_writes_the_run_directory(tmp_path: Path, capsys: pytest.CaptureFixt
         "depth.png",
         "insurance_fund.png",
         "sentiment.png",
+        "facts.png",
     } <= figures
     assert not list(tmp_path.glob(".run.tmp-*"))  # the temporary directory was renamed into place
 

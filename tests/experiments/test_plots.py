@@ -17,7 +17,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from experiments import plots
 from experiments.runner import run
-from tests.experiments.helpers import TINY, subprocess_env
+from experiments.stylized import autocorrelation, excess_kurtosis
+from tests.experiments.helpers import TINY, subprocess_env, synthetic_timeseries
 
 
 def test_importing_plots_keeps_the_chosen_backend() -> None:
@@ -49,7 +50,7 @@ def test_run_figures_write_pngs_and_leave_pyplot_and_style_alone(tmp_path: Path)
     before = {k: matplotlib.rcParams[k] for k in ("axes.grid", "axes.facecolor", "font.size")}
     open_before = plt.get_fignums()
     paths = plots.run_figures(result.timeseries, result.liquidations, result.adl, tmp_path)
-    assert {p.name for p in paths} >= {"price_BTC.png", "open_interest.png", "sentiment.png"}
+    assert {p.name for p in paths} >= {"price_BTC.png", "open_interest.png", "sentiment.png", "facts.png"}
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5_000
     assert plt.get_fignums() == open_before  # nothing registered with pyplot: freed once written
@@ -176,3 +177,67 @@ def test_comparison_figures_overlay_every_run(tmp_path: Path) -> None:
         "compare_price_SOL.png",
         "compare_liquidations.png",
     }
+
+
+# --------------------------------------------------------------------------- the stylized facts figure
+
+
+def _lines(ax: Any) -> dict[str, Any]:
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def test_the_facts_figure_draws_each_symbols_acf_return_distribution_and_kurtosis_by_horizon() -> None:
+    ts = synthetic_timeseries(2400, seed=21, tails_df=4.0)
+    fig = plots.facts_plot(ts)
+    axes = np.array(fig.axes).reshape(3, 3)
+    assert "Stylized facts" in fig.get_suptitle()
+    for (acf_ax, dist_ax, kurt_ax), sym in zip(axes, ("BTC", "ETH", "SOL"), strict=True):
+        mid = ts.loc[ts["symbol"] == sym, "mid"].to_numpy(dtype=float)
+        r = np.diff(np.log(mid))  # the 1-minute log returns, by hand
+        n = len(r)
+        # ACF of r and |r| at lags 1-30 with the +-1.96/sqrt(n) band
+        lines = _lines(acf_ax)
+        lags = np.arange(1, 31)
+        for label, x in (("returns r", r), ("absolute returns |r|", np.abs(r))):
+            assert np.array_equal(lines[label].get_xdata(), lags)
+            assert np.allclose(lines[label].get_ydata(), [autocorrelation(x, int(k)) for k in lags])
+        band = lines[f"±1.96/√n, no autocorrelation (n = {n})"]
+        assert np.allclose(band.get_ydata(), 1.96 / np.sqrt(n))
+        assert np.allclose(lines["_band_low"].get_ydata(), -1.96 / np.sqrt(n))
+        assert acf_ax.get_xlabel() == "lag (minutes)" and sym in acf_ax.get_title()
+        assert acf_ax.get_legend() is not None
+        # the histogram's density (counted here per drawn bin) and a Gaussian of the same variance
+        z = r * 1e4
+        lines = _lines(dist_ax)
+        sim = lines[f"simulated (n = {n})"]
+        x, y = np.asarray(sim.get_xdata()), np.asarray(sim.get_ydata())
+        width = float(np.min(np.diff(x)))
+        counts = [np.sum((z >= c - width / 2 - 1e-9) & (z <= c + width / 2 + 1e-9)) for c in x]
+        assert np.allclose(y, np.array(counts) / (n * width), rtol=1e-6)
+        gauss = lines["Gaussian, same mean and variance"]
+        gx = np.asarray(gauss.get_xdata())
+        pdf = np.exp(-0.5 * ((gx - z.mean()) / z.std()) ** 2) / (z.std() * np.sqrt(2 * np.pi))
+        assert np.allclose(gauss.get_ydata(), pdf)
+        assert gx.min() <= z.min() + 1e-9 and gx.max() >= z.max() - 1e-9
+        assert dist_ax.get_yscale() == "log" and "(bp)" in dist_ax.get_xlabel()
+        # fat tails: the outermost bins lie above the Gaussian
+        assert y[0] > np.interp(x[0], gx, pdf) and y[-1] > np.interp(x[-1], gx, pdf)
+        # excess kurtosis of 1, 5, 15 and 60-minute sums
+        lines = _lines(kurt_ax)
+        k = lines["simulated"]
+        assert list(k.get_xdata()) == [1, 5, 15, 60]
+        by_hand = [excess_kurtosis(r[: n // h * h].reshape(-1, h).sum(axis=1)) for h in (1, 5, 15, 60)]
+        assert np.allclose(k.get_ydata(), by_hand)
+        assert np.allclose(lines["Gaussian (0)"].get_ydata(), 0.0)
+        assert kurt_ax.get_xscale() == "log" and "minutes" in kurt_ax.get_xlabel()
+        assert kurt_ax.get_ylabel() == "excess kurtosis"
+
+
+def test_the_facts_figure_of_a_run_too_short_for_minutes_says_so() -> None:
+    result = run("baseline", seed=2, overrides=TINY)  # 72 s: one 1-minute return
+    fig = plots.facts_plot(result.timeseries)
+    assert len(fig.axes) == 9
+    for ax in fig.axes:
+        assert not [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+        assert any("too few" in t.get_text() for t in ax.texts)
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()

@@ -10,6 +10,7 @@ import experiments
 from experiments.format import format_usd
 from experiments.report import compare_runs, run_report_markdown, summary_text
 from experiments.rundir import RunResult
+from experiments.stylized import facts_table, tick_sizes
 from tests.golden.cases import CASES
 
 
@@ -101,3 +102,25 @@ def test_compare_runs_writes_a_side_by_side_table_and_overlaid_figures(
     assert "compare_price_BTC.png" in text
     with pytest.raises(ValueError):
         compare_runs([first], tmp_path / "one")
+
+
+def test_the_run_report_has_the_stylized_facts_table_and_figure(adl_run: tuple[RunResult, Path]) -> None:
+    result, out = adl_run
+    text = (out / "report.md").read_text(encoding="utf-8")
+    heading = "## Stylized facts (MARKET_FACTS §4–§5)"
+    assert heading in text
+    section = text.split(heading)[1].split("\n## ")[0]
+    table = facts_table(result.timeseries, ticks=tick_sizes(result.config))
+    for fact in ("acf_r_lag1", "excess_kurtosis_1m", "index_path_var_share"):
+        rows = table[table["fact"] == fact]
+        cells = []
+        for _, row in rows.iterrows():
+            mark = "" if row["in_range"] is None else (" ✓" if row["in_range"] else " ✗")
+            cells.append(f"{row['value']:.3g}{mark}")
+        assert f"| {fact} | " + " | ".join(cells) + " |" in section, fact
+    assert "| fact | BTC | ETH | SOL | real range | source | note |" in section
+    assert "![stylized facts](figures/facts.png)" in section and (out / "figures" / "facts.png").is_file()
+    assert "facts.png" not in text.split("## Figures")[1]  # shown once, in its section
+    # without figures: the table, no image
+    bare = run_report_markdown(result.summary, result.config, [], result.adl, table)
+    assert heading in bare and "| acf_r_lag1 |" in bare and "facts.png" not in bare
