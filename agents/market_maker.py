@@ -153,7 +153,12 @@ class MarketMaker(Trader):
         news = view.value_ticks[s]
         seen = self._last_index.get(s, news)
         moved = mid * (news / seen) ** p.index_news_passthrough if p.index_news_passthrough else mid
-        fair = (1.0 - p.index_anchor) * moved + p.index_anchor * index
+        anchor = p.index_anchor
+        if p.index_anchor_fast is not None and view.base_vol_1s[s] > 0:
+            # a fast market: the index (spot venues, with their latency) is stale; lean on the own book
+            fast = (view.vol_1s[s] / view.base_vol_1s[s] - 1.0) / max(p.fast_vol_multiple - 1.0, 1e-9)
+            anchor += min(max(fast, 0.0), 1.0) * (p.index_anchor_fast - p.index_anchor)
+        fair = (1.0 - anchor) * moved + anchor * index
         ref = fair * (1.0 + skew_bps * 1e-4)
         # quotes move when fair value has moved by a layer spacing or half the spread, whichever is more
         tolerance_ticks = max(p.layer_spacing_bps, half_bps) * 1e-4 * mid

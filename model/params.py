@@ -515,6 +515,16 @@ class MarketMakerParams(StrictModel):
         0.3,
         description="weight of the index (other venues' price) in makers' fair value; the rest is the mid",
     )
+    index_anchor_fast: Fraction | None = Field(
+        None,
+        description="index_anchor in a fast market: the weight moves linearly from index_anchor at the calm "
+        "volatility to this at fast_vol_multiple times it (the index is stale when prices run); None: "
+        "index_anchor at every volatility",
+    )
+    fast_vol_multiple: Annotated[float, Field(gt=1, le=100)] = Field(
+        3.0,
+        description="realised volatility, in multiples of the calm one, at which index_anchor_fast applies",
+    )
     index_news_passthrough: Fraction = Field(
         0.0,
         description="share of the news since a maker last requoted (the move of the index's exogenous path) "

@@ -6,6 +6,8 @@
   very short ones, so a population turns its positions over less;
 * news pass-through (``market_makers.index_news_passthrough``): makers move their quotes with a jump of
   the index's exogenous path at once instead of following it part of the way per requote;
+* a fast-market anchor (``market_makers.index_anchor_fast``): in a fast market makers lean on their own
+  book rather than the (stale) index, so one-sided flow moves the perp;
 * volatility widening above the calm volatility (``market_makers.vol_widening_above_calm``): a calm
   book quotes the base half-spread, a fast one widens.
 """
@@ -17,6 +19,7 @@ import math
 import numpy as np
 
 from model.market import CryptoMarket, draw_leveraged
+from model.orderbook import SELL
 from model.params import ContagionParams, LeveragedTraderParams
 from tests.model.market_helpers import small_params
 
@@ -135,3 +138,36 @@ def test_a_calm_book_quotes_the_base_half_spread_when_widening_is_above_calm() -
     )
     assert spreads[True] < 1.5  # 2 x 0.5 bp plus a tick's rounding
     assert spreads[False] > 2 * spreads[True]  # the calm volatility alone widened it (20000 x ~1.7e-5 bp/s)
+
+
+def _gap_after_a_sale(anchor_fast: float | None) -> float:
+    """BTC's mid / index - 1 (bp) 30 s after a market sale, realised volatility held at 3x the calm one."""
+    params = small_params(
+        leveraged={"count": 0},
+        large_holders={"count": 0},
+        background={"fundamental_count": 0, "noise_count": 0},
+        market_makers={"count": 4, "index_anchor": 0.95, "index_anchor_fast": anchor_fast},
+    )
+    market = CryptoMarket(params, seed=6)
+    observe = market.replace_phase("observe", lambda: None)
+
+    def fast_observe() -> None:
+        observe()
+        market.view.vol_1s[0] = 3.0 * market.view.base_vol_1s[0]
+
+    market.replace_phase("observe", fast_observe)
+    market.run_for(30)
+    ex = market.exchange
+    seller = ex.open_account(10_000_000.0, leverage=10.0)
+    ex.submit(seller, 0, SELL, ex.usd_to_lots(0, 1_500_000.0, ex.mid_ticks(0)))
+    market.run_for(30)
+    return (ex.mid_ticks(0) / ex.index_ticks[0] - 1.0) * 1e4
+
+
+def test_in_a_fast_market_makers_lean_on_their_own_book() -> None:
+    calm_anchor = _gap_after_a_sale(None)
+    fast_anchor = _gap_after_a_sale(0.3)
+    print(
+        f"\nBTC mid vs index 30 s after a $1.5M sale at 3x vol: {calm_anchor:.1f} bp, {fast_anchor:.1f} fast"
+    )
+    assert fast_anchor < calm_anchor - 2.0  # the sale's impact stays in the book instead of snapping back
