@@ -415,6 +415,11 @@ class CryptoMarket(mesa.Model):
         self._clock_symbol = np.array([_clock_symbol(a) for a in self._clocked], dtype=np.intp)
         self._op_time = np.zeros(self.n_symbols)
         self._activity_on = p.activity.vol_elasticity > 0
+        self._attention_every = max(1, round(p.activity.vol_window_seconds / self.dt_seconds))
+        self._attention_var = np.array([v * v for v in self.view.base_vol_1s])  # per second
+        self._attention_alpha = 1.0 - 0.5 ** (
+            self._attention_every * self.dt_seconds / p.view.vol_halflife_seconds
+        )
         self._liq_window: list[float] = []
         self._oi_cache: list[float] = []
         self._leader_index_return = 0.0
@@ -538,6 +543,10 @@ class CryptoMarket(mesa.Model):
         """
         now = self.exchange.time_s + self.dt_seconds
         if self._activity_on:
+            if self._step_index % self._attention_every == 0 and self._step_index:
+                window_s = self._attention_every * self.dt_seconds
+                r = np.array([self.view.ret(s, window_s) for s in range(self.n_symbols)])
+                self._attention_var += self._attention_alpha * (r * r / window_s - self._attention_var)
             self._op_time += self.dt_seconds * self.activity_multiples()
             clock = self._op_time[self._clock_symbol]
             fired = np.flatnonzero(self._next_fire <= clock)
@@ -561,19 +570,26 @@ class CryptoMarket(mesa.Model):
     def activity_multiples(self) -> np.ndarray:
         """The rate multiple of each symbol's traders' clocks this step (see :class:`ActivityParams`).
 
-        ``clip((vol_1s / base_vol_1s) ** vol_elasticity, min_multiple, max_multiple)`` from the view's
-        realised volatility of the mark; 1 for a symbol whose index has no base volatility.
+        ``clip((vol / base_vol_1s) ** vol_elasticity, min_multiple, max_multiple)`` with ``vol`` the
+        attention volatility (:attr:`attention_vol_1s`); 1 for a symbol whose index has no base volatility.
         """
         ap = self.params.activity
         view = self.view
+        vol = self.attention_vol_1s
         out = np.ones(self.n_symbols)
         for s in range(self.n_symbols):
             base = view.base_vol_1s[s]
             if base > 0:
                 out[s] = min(
-                    max((view.vol_1s[s] / base) ** ap.vol_elasticity, ap.min_multiple), ap.max_multiple
+                    max((float(vol[s]) / base) ** ap.vol_elasticity, ap.min_multiple), ap.max_multiple
                 )
         return out
+
+    @property
+    def attention_vol_1s(self) -> np.ndarray:
+        """Realised volatility per sqrt(second) that attention reads: of the mid's returns over
+        ``activity.vol_window_seconds``, exponentially weighted (it starts at the index's calm volatility)."""
+        return np.sqrt(self._attention_var)
 
     def phase_exchange(self) -> None:
         """Exchange: stop orders fire on the last trade, the clock advances, marks update, funding settles.

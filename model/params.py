@@ -748,9 +748,11 @@ class ActivityParams(StrictModel):
 
     Each clocked trader's Poisson clock runs in the *operational time* of the symbol it trades (the
     leader for a multi-symbol account): ``d tau = m dt`` with the activity multiple
-    ``m = clip((vol_1s / base_vol_1s) ** vol_elasticity, min_multiple, max_multiple)``, where ``vol_1s`` is
-    the realised volatility of the mark that every agent reads (``view.vol_halflife_seconds``) and
-    ``base_vol_1s`` the index's calm volatility. Traders see the price move and come to the screen: order
+    ``m = clip((vol / base_vol_1s) ** vol_elasticity, min_multiple, max_multiple)``, where ``vol`` is the
+    realised volatility per sqrt(second) of the mid's returns over ``vol_window_seconds``, exponentially
+    weighted with the view's ``vol_halflife_seconds`` (returns over a fixed window, so the step size does
+    not change it: one-second returns would add the bid-ask bounce), and ``base_vol_1s`` the index's calm
+    volatility. Traders see the price move and come to the screen: order
     flow clusters in time with volatility (Cont 2001's volume-volatility correlation), and the flow it
     brings moves the price again, so volatility clusters without any volatility put into the index. With
     ``vol_elasticity = 0`` every clock runs in calendar time, as before this block existed.
@@ -764,6 +766,9 @@ class ActivityParams(StrictModel):
     )
     max_multiple: Annotated[float, Field(ge=1, le=100)] = Field(
         6.0, description="fastest the clocks run, in multiples of the base rates (keeps the loop bounded)"
+    )
+    vol_window_seconds: Seconds = Field(
+        60.0, description="return window of the volatility attention reads (a multiple of dt_seconds)"
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from model.market import CryptoMarket, draw_leveraged
 from model.orderbook import SELL
@@ -35,8 +36,9 @@ def _decisions_in(market: CryptoMarket, seconds: float, symbol: int, vol_multipl
     """Clock firings of ``symbol``'s traders over ``seconds``, its realised vol held at a multiple."""
     fired = 0
     mask = market._clock_symbol == symbol
+    market._attention_every = 10**9  # hold attention's volatility where the test puts it
     for _ in range(int(seconds)):
-        market.view.vol_1s[symbol] = vol_multiple * market.view.base_vol_1s[symbol]
+        market._attention_var[symbol] = (vol_multiple * market.view.base_vol_1s[symbol]) ** 2
         before = market._next_fire[mask].copy()
         market.phase_agents()
         fired += int(np.count_nonzero(market._next_fire[mask] != before))
@@ -62,8 +64,8 @@ def test_traders_come_to_the_screen_when_the_price_moves() -> None:
 
 def test_the_attention_loop_is_bounded_by_its_cap() -> None:
     market = CryptoMarket(small_params(**TINY, activity={"vol_elasticity": 2.0, "max_multiple": 4.0}), seed=1)
-    market.view.vol_1s[0] = 100.0 * market.view.base_vol_1s[0]
-    market.view.vol_1s[1] = 0.0
+    market._attention_var[0] = (100.0 * market.view.base_vol_1s[0]) ** 2
+    market._attention_var[1] = 0.0
     m = market.activity_multiples()
     assert m[0] == 4.0 and m[1] == market.params.activity.min_multiple
 
@@ -171,3 +173,15 @@ def test_in_a_fast_market_makers_lean_on_their_own_book() -> None:
         f"\nBTC mid vs index 30 s after a $1.5M sale at 3x vol: {calm_anchor:.1f} bp, {fast_anchor:.1f} fast"
     )
     assert fast_anchor < calm_anchor - 2.0  # the sale's impact stays in the book instead of snapping back
+
+
+def test_attention_reads_a_volatility_the_step_size_does_not_change() -> None:
+    """One-minute returns, not one-step ones: the bid-ask bounce of 1-s steps does not speed the clocks."""
+    vols = {}
+    for dt in (1.0, 10.0):
+        market = CryptoMarket(small_params(**TINY, activity={"vol_elasticity": 1.5}), seed=9, dt_seconds=dt)
+        market.run_for(1800)
+        vols[dt] = (float(market.attention_vol_1s[0]), float(market.view.vol_1s[0]))
+    print(f"\nattention vol (per sqrt s) / 1-step mark vol: dt=1 {vols[1.0]}, dt=10 {vols[10.0]}")
+    assert vols[10.0][0] == pytest.approx(vols[1.0][0], rel=0.35)
+    assert vols[1.0][0] != vols[1.0][1]  # it is not the view's 1-step estimate
