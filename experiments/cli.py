@@ -1,14 +1,15 @@
-"""The ``cascadelab`` command line: ``run``, ``sweep``, ``report``, ``compare``, ``facts``, ``validate``,
-``scenarios``.
+"""The ``cascadelab`` command line: ``run``, ``sweep``, ``calibrate``, ``report``, ``compare``, ``facts``,
+``validate``, ``scenarios``.
 
 ``run STUDY_DIR --run RUN_ID`` replays one run of a study: its config and seed are rebuilt from the
 study's files (``study.yaml``, ``study.json`` and the run's row), so nobody copies a 19-digit seed by hand.
 
 User errors (a bad config, override, path or option) print one line per problem to stderr and exit with
-status 2, without a traceback. ``sweep`` exits 1 when some runs failed (they are recorded in the study).
+status 2, without a traceback. ``sweep`` exits 1 when some runs failed (they are recorded in the study);
+``calibrate`` exits 1 when runs of an evaluation failed (the finished evaluations are kept).
 
-The top layer of ``experiments``: it composes the others (runner, study, report, rundir, config) and
-nothing imports it.
+The top layer of ``experiments``: it composes the others (runner, study, calibrate, report, rundir,
+config) and nothing imports it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from experiments.calibrate import CalibrationError, calibrate, load_targets
 from experiments.config import (
     CONFIG_DIR,
     ConfigError,
@@ -362,6 +364,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
+    p = sub.add_parser(
+        "calibrate",
+        help="fit config parameters to target moments (simulated method of moments), resumable",
+        description="Fit the targets file's parameters to its moments by the simulated method of moments, "
+        "with the same seeds at every evaluation. Writes fit_report.md, path.csv, calibrated.yaml and "
+        "calibration.json into --out; re-run the same command to resume.",
+    )
+    p.add_argument("config", metavar="CONFIG", help="YAML config file or scenario name")
+    p.add_argument(
+        "--targets",
+        required=True,
+        metavar="TARGETS.yaml",
+        help="parameters, moments, seeds, hours and optimiser options (a file, or a shipped targets name "
+        "such as calibrate_baseline)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="calibration directory (default: calibrations/<name>-<targets>); re-run to resume",
+    )
+    p.add_argument("--workers", type=_positive_int, help="local worker processes (default: all cores)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask cluster instead")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=set_help)
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a calibration of other inputs in --out (the same calibration resumes without it)",
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
     p = sub.add_parser("report", help="re-render the report of a run or study directory")
     p.add_argument("directory", metavar="DIR", type=Path, help="run directory or study directory")
 
@@ -509,6 +541,50 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _default_calibration_dir(cfg: ExperimentConfig, targets: str) -> Path:
+    stem = Path(targets).name.removesuffix(".yaml").removesuffix(".yml").removesuffix(".targets")
+    return Path("calibrations") / f"{cfg.name}-{stem}"
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.overrides)
+    load_targets(args.targets)  # a bad targets file is refused before anything else
+    out = args.out if args.out is not None else _default_calibration_dir(cfg, args.targets)
+    check_writable(out)
+    if args.scheduler:
+        check_scheduler(args.scheduler)
+    try:
+        result = calibrate(
+            cfg,
+            args.targets,
+            out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        )
+    except CalibrationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print(
+            f"the finished evaluations are kept in {out}; fix the cause and run the same command",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED_RUNS
+    finally:  # the directory records what made it, even when interrupted (once it exists)
+        if (out / "calibration_inputs.yaml").is_file():
+            write_provenance(out)
+    width = max(len(k) for k in result.keys)
+    for key in result.keys:
+        print(f"{key.ljust(width)}  {result.estimate[key]:.6g}  (s.e. {result.standard_errors[key]:.3g})")
+    state = "converged" if result.converged else result.message
+    print(
+        f"objective {result.objective:.4g} (start {result.start_objective:.4g}); {len(result.path)} "
+        f"evaluation(s), {result.runs_simulated} run(s) simulated now; {state}"
+    )
+    print(f"calibration directory: {out} (fit_report.md, calibrated.yaml)")
+    return EXIT_OK
+
+
 def render_report(directory: str | Path) -> Path:
     """Re-render the report and figures of a run directory or a study directory.
 
@@ -612,6 +688,7 @@ def _cmd_scenarios(_args: argparse.Namespace) -> int:
 _COMMANDS = {
     "run": _cmd_run,
     "sweep": _cmd_sweep,
+    "calibrate": _cmd_calibrate,
     "report": _cmd_report,
     "compare": _cmd_compare,
     "facts": _cmd_facts,
@@ -659,6 +736,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sweep":
             print(
                 "interrupted: finished runs are kept; run the same command again to resume", file=sys.stderr
+            )
+        elif args.command == "calibrate":
+            print(
+                "interrupted: finished evaluations and runs are kept; run the same command again to resume",
+                file=sys.stderr,
             )
         else:
             print("interrupted: nothing was written", file=sys.stderr)

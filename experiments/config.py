@@ -46,6 +46,9 @@ from model.params import DEFAULTS_VERSION, SHOCK_CLASSES, MarketParams, StrictMo
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 """Directory of the shipped scenarios (``experiments/configs/*.yaml``)."""
 
+TARGETS_SUFFIX = ".targets.yaml"
+"""Files in :data:`CONFIG_DIR` ending so are calibration targets (``cascadelab calibrate``), not scenarios."""
+
 MAX_SEED = 2**63
 """Seeds must be below this so that they fit Parquet's int64."""
 
@@ -478,7 +481,7 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     if path.exists():
         return path
     stem = path.name.removesuffix(".yaml").removesuffix(".yml")
-    if path.parent == Path(".") and (CONFIG_DIR / f"{stem}.yaml").is_file():
+    if path.parent == Path(".") and not stem.endswith(".targets") and (CONFIG_DIR / f"{stem}.yaml").is_file():
         return CONFIG_DIR / f"{stem}.yaml"
     known = [name for name, _ in list_scenarios()]
     close = difflib.get_close_matches(stem, known, n=1, cutoff=0.6)
@@ -1044,10 +1047,13 @@ def list_scenarios() -> list[tuple[str, str]]:
     """The shipped scenarios: (name, description), sorted by name.
 
     Returns:
-        Pairs read from ``experiments/configs/*.yaml`` (description empty when unreadable).
+        Pairs read from ``experiments/configs/*.yaml`` (description empty when unreadable), calibration
+        targets (``*.targets.yaml``) left out.
     """
     out: list[tuple[str, str]] = []
     for path in sorted(CONFIG_DIR.glob("*.yaml")):
+        if path.name.endswith(TARGETS_SUFFIX):
+            continue
         desc = ""
         try:
             data = parse_yaml(path.read_text(encoding="utf-8"))

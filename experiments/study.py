@@ -960,12 +960,15 @@ def _execute(
     record: Callable[[dict[str, Any]], None],
     bar: Any,
     retries: int = LOST_RUN_RETRIES,
+    *,
+    worker: Callable[[RunTask], dict[str, Any]] = execute_task,
 ) -> int:
     """Run tasks on an executor, a bounded number in flight; returns the number of failed runs.
 
     A local worker that dies breaks the pool: the runs in flight are lost with it. They are tried
     again on a fresh pool (up to ``retries`` times each, the lost ones first) before being recorded as
-    failed.
+    failed. ``worker`` turns a task into its row (default :func:`execute_task`; another module-level
+    function, such as the calibration's, may run on the same executors).
     """
     pool = _dask_pool(scheduler) if scheduler else _local_pool(min(workers, len(tasks)), recycle_after)
     window = max(2 * pool.slots, 2)
@@ -986,7 +989,7 @@ def _execute(
             if task is None:
                 return True
             try:
-                fut = pool.executor.submit(execute_task, task)
+                fut = pool.executor.submit(worker, task)
             except BrokenProcessPool:
                 if scheduler is not None:
                     raise

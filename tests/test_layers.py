@@ -55,6 +55,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("experiments.runner",),
     ("experiments.study",),
     ("experiments.montecarlo",),  # deprecated alias of study and stats
+    ("experiments.calibrate",),  # SMM calibration: runs its evaluations on the study's executors
     ("experiments",),  # the lazy facade: experiments.run, experiments.sweep, ...
     ("experiments.cli",),  # composes everything; nothing imports it
 ]
@@ -358,6 +359,13 @@ def test_experiments_layers() -> None:
     assert ("experiments.cli", "layer") in _kinds(
         _check_one("experiments", "from experiments.cli import main\n", "experiments.cli")
     )
+    assert ("experiments.calibrate", "layer") in _kinds(
+        _check_one("experiments.study", "from experiments.calibrate import fit\n", "experiments.calibrate")
+    )
+    assert ("experiments.cli", "layer") in _kinds(
+        _check_one("experiments.calibrate", "from experiments.cli import main\n", "experiments.cli")
+    )
+    assert layer_of("experiments.study") < layer_of("experiments.calibrate") < layer_of("experiments.cli")
     fine = "from experiments.report import write_run_report\nfrom model.market import CryptoMarket\n"
     assert not _check_one("experiments.runner", fine, "experiments.report", "model.market")
 

@@ -227,7 +227,9 @@ def test_scenarios_lists_the_shipped_configs(capsys: pytest.CaptureFixture[str])
         assert name in out
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["sweep"], ["report"], ["validate"], ["scenarios"]])
+@pytest.mark.parametrize(
+    "command", [[], ["run"], ["sweep"], ["calibrate"], ["report"], ["validate"], ["scenarios"]]
+)
 def test_help_on_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main([*command, "--help"])

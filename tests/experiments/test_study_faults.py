@@ -215,9 +215,8 @@ def test_a_pool_found_broken_on_submit_is_replaced_and_no_run_is_lost_or_doubled
 
     monkeypatch.setattr(_BreaksOnSubmit, "submits", 0)
     monkeypatch.setattr(study_module, "_local_pool", fake_pool)
-    monkeypatch.setattr(study_module, "execute_task", fake_task)
     rows: list[dict[str, object]] = []
-    failed = study_module._execute(tasks, 2, None, None, rows.append, None)
+    failed = study_module._execute(tasks, 2, None, None, rows.append, None, worker=fake_task)
     assert failed == 0
     assert len(pools) == 2, "the broken pool was not replaced"
     assert sorted(str(r["run_id"]) for r in rows) == sorted(t.run_id for t in tasks)  # each recorded once
