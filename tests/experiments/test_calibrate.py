@@ -694,3 +694,11 @@ def test_planted_parameters_are_recovered_on_the_real_market(tmp_path: Path) -> 
         # the SEs (for targets measured on one run's worth of data) are of the order of the tolerance:
         # a 10% recovery is a real test, not one any estimate would pass (measured: 8% and 8.5%)
         assert result.standard_errors[key] < 0.15 * value
+
+
+@pytest.mark.parametrize("targets", sorted(p.name for p in CONFIG_DIR.glob("*.targets.yaml")))
+def test_every_shipped_targets_file_validates_against_its_scenario(targets: str) -> None:
+    name = targets.removesuffix(".targets.yaml")
+    scenario = name.removeprefix("calibrate_")
+    problem = prepare_calibration(scenario, name)
+    assert len(problem.moments) >= len(problem.keys) >= 1
