@@ -300,16 +300,8 @@ def variance_ratio(r: ArrayLike, horizon: int) -> float:
 def r_squared(y: ArrayLike, x: ArrayLike) -> float:
     """R² of the least-squares regression of ``y`` on ``x`` with an intercept (the pairs where both are
     finite): the share of ``y``'s variance that ``x`` explains. NaN below 3 pairs or when one is constant."""
-    a, b = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    a, b = a[ok], b[ok]
-    if len(a) < 3:
-        return math.nan
-    da, db = a - a.mean(), b - b.mean()
-    saa, sbb = float(np.dot(da, da)), float(np.dot(db, db))
-    if not (saa > 0 and sbb > 0):
-        return math.nan
-    return float(np.dot(da, db) ** 2 / (saa * sbb))
+    rho = correlation(y, x)  # with one regressor, R² is the squared correlation
+    return rho * rho
 
 
 def correlation(x: ArrayLike, y: ArrayLike) -> float:
