@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from experiments.study import (
     sweep,
 )
 from experiments.summary import RunSummary
-from tests.experiments.helpers import ROOT, TINY_POPULATION, subprocess_env
+from tests.experiments.helpers import ROOT, TINY_POPULATION, subprocess_env, wait_for
 from tests.golden.cases import CASES, golden_dir
 
 GOLDEN_DIR = golden_dir()
@@ -161,15 +160,6 @@ def test_in_memory_sweep_matches_and_report_rerenders(tmp_path: Path) -> None:
     assert "## Fragility" in (tmp_path / "s" / "report.md").read_text()
 
 
-def _wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _run_files(out: Path) -> dict[str, int]:
     runs = out / "runs"
     return {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")} if runs.is_dir() else {}
@@ -188,7 +178,7 @@ def test_resume_after_an_interrupted_study(tmp_path: Path, sig: signal.Signals) 
         start_new_session=True,
     )
     try:
-        _wait_for(lambda: len(_run_files(out)) >= 2 or proc.poll() is not None, 300, "two finished runs")
+        wait_for(lambda: len(_run_files(out)) >= 2 or proc.poll() is not None, 300, "two finished runs")
         if sig == signal.SIGKILL:
             os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its workers: nothing is flushed
         else:

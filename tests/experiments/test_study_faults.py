@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from concurrent.futures import CancelledError, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -21,7 +20,7 @@ from experiments import study as study_module
 from experiments.cli import main
 from experiments.config import ConfigError, load_config
 from experiments.study import RunTask, _failed_row, expand_tasks, recover_run_files, sweep
-from tests.experiments.helpers import ROOT, TINY_POPULATION, subprocess_env
+from tests.experiments.helpers import ROOT, TINY_POPULATION, subprocess_env, wait_for
 
 OVERRIDES = [*TINY_POPULATION, "market.large_holders.count=1", "sample_seconds=10"]
 HOURS = 0.01
@@ -61,15 +60,6 @@ def _workers_of(pid: int) -> list[int]:
         if ppid == pid and b"spawn_main" in cmdline:
             found.append(int(entry.name))
     return found
-
-
-def _wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _n_runs(out: Path) -> int:
@@ -170,7 +160,7 @@ def test_a_run_lost_with_a_killed_worker_is_retried(tmp_path: Path) -> None:
     out = tmp_path / "s"
     proc = _popen_sweep(_sweep_args(out, 6, 2, hours=0.05))
     try:
-        _wait_for(lambda: _n_runs(out) >= 1 or proc.poll() is not None, 300, "a finished run")
+        wait_for(lambda: _n_runs(out) >= 1 or proc.poll() is not None, 300, "a finished run")
         workers = _workers_of(proc.pid)
         assert proc.poll() is None and workers, "the study ended before a worker could be killed"
         os.kill(workers[0], signal.SIGKILL)
@@ -228,12 +218,12 @@ def test_workers_die_with_a_killed_sweep(tmp_path: Path) -> None:
     proc = _popen_sweep(_sweep_args(out, 10, 2, hours=0.05))
     workers: list[int] = []
     try:
-        _wait_for(lambda: _n_runs(out) >= 1 or proc.poll() is not None, 300, "a finished run")
+        wait_for(lambda: _n_runs(out) >= 1 or proc.poll() is not None, 300, "a finished run")
         workers = _workers_of(proc.pid)
         assert proc.poll() is None and workers, "the study ended before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)  # the sweep only, not its process group
         proc.wait(timeout=30)
-        _wait_for(lambda: not [w for w in workers if Path(f"/proc/{w}").exists()], 30, "the workers to exit")
+        wait_for(lambda: not [w for w in workers if Path(f"/proc/{w}").exists()], 30, "the workers to exit")
     finally:
         for w in workers:
             if Path(f"/proc/{w}").exists():

@@ -21,7 +21,7 @@ import pytest
 
 from model.market import CryptoMarket, draw_leveraged
 from model.orderbook import SELL
-from model.params import ContagionParams, LeveragedTraderParams
+from model.params import ContagionParams, LeveragedTraderParams, MarketParams
 from tests.model.market_helpers import small_params
 
 TINY = {
@@ -92,14 +92,19 @@ def test_gamma_horizons_keep_the_mean_and_cut_the_turnover() -> None:
     assert np.mean(h_expo < 1.0) > 10 * np.mean(h_gamma < 1.0)  # few traders who flip within the hour
 
 
-def _mid_after_news(passthrough: float) -> tuple[float, float]:
-    """BTC's mid / its index's exogenous path - 1 (bp), 3 s and 60 s after a +1% jump of the path."""
-    params = small_params(
+def _makers_only(**makers: object) -> MarketParams:
+    """A market of makers alone (no traders, holders or background flow): the quotes are the book."""
+    return small_params(
         leveraged={"count": 0},
         large_holders={"count": 0},
         background={"fundamental_count": 0, "noise_count": 0},
-        market_makers={"count": 4, "index_news_passthrough": passthrough, "index_anchor": 0.3},
+        market_makers=makers,
     )
+
+
+def _mid_after_news(passthrough: float) -> tuple[float, float]:
+    """BTC's mid / its index's exogenous path - 1 (bp), 3 s and 60 s after a +1% jump of the path."""
+    params = _makers_only(count=4, index_news_passthrough=passthrough, index_anchor=0.3)
     market = CryptoMarket(params, seed=2)
     market.run_for(30)
     market.index_driver.jump(0, 0.01)
@@ -125,12 +130,7 @@ def test_makers_pass_news_through_at_once() -> None:
 def test_a_calm_book_quotes_the_base_half_spread_when_widening_is_above_calm() -> None:
     spreads = {}
     for above in (False, True):
-        params = small_params(
-            leveraged={"count": 0},
-            large_holders={"count": 0},
-            background={"fundamental_count": 0, "noise_count": 0},
-            market_makers={"count": 2, "half_spread_bps": 0.5, "vol_widening_above_calm": above},
-        )
+        params = _makers_only(count=2, half_spread_bps=0.5, vol_widening_above_calm=above)
         market = CryptoMarket(params, seed=4)
         market.run_for(120)
         bid, ask = market.exchange.best_bid(0), market.exchange.best_ask(0)
@@ -144,12 +144,7 @@ def test_a_calm_book_quotes_the_base_half_spread_when_widening_is_above_calm() -
 
 def _gap_after_a_sale(anchor_fast: float | None) -> float:
     """BTC's mid / index - 1 (bp) 30 s after a market sale, realised volatility held at 3x the calm one."""
-    params = small_params(
-        leveraged={"count": 0},
-        large_holders={"count": 0},
-        background={"fundamental_count": 0, "noise_count": 0},
-        market_makers={"count": 4, "index_anchor": 0.95, "index_anchor_fast": anchor_fast},
-    )
+    params = _makers_only(count=4, index_anchor=0.95, index_anchor_fast=anchor_fast)
     market = CryptoMarket(params, seed=6)
     observe = market.replace_phase("observe", lambda: None)
 
