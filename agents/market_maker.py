@@ -12,7 +12,10 @@ budget, and withdraws from all of them at once when a loss in one binds.
 
 Quotes are replaced (one batch call, :meth:`Exchange.replace_quotes`) only when the reservation price
 has moved by a layer spacing (or half the spread, when that is wider) or fills have moved the position
-by ``requote_position_layers`` layers' size, so a calm book costs little.
+by ``requote_position_layers`` layers' size, so a calm book costs little. With ``keep_queue`` a requote
+amends the ladder instead: levels within half a layer of a resting order, and sizes within a quarter of
+the last, stay where they rest and keep their place in the queue; only the levels that move are cancelled
+and posted.
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ class MarketMaker(Trader):
         self._last_pos: dict[int, int] = {}
         self._last_index: dict[int, float] = {}  # the index's exogenous path at the last requote, ticks
         self._n_quotes: dict[int, int] = {}
+        self._last_lots: dict[int, int] = {}  # keep_queue: the layer size and prices last quoted
+        self._last_prices: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
     def step(self) -> None:
         """Check the risk budget, then requote every symbol that needs it.
@@ -178,10 +183,34 @@ class MarketMaker(Trader):
         asks: list[tuple[int, int]] = []
         quote_bids = inventory_usd < limit_usd
         quote_asks = inventory_usd > -limit_usd
+        if p.keep_queue:
+            # queue-aware: a level within half a layer of where an order already rests, and a size within
+            # a quarter of the last one, stay as they are (moving them would lose their place in the queue)
+            old_lots = self._last_lots.get(s)
+            if old_lots is not None and abs(lots - old_lots) <= 0.25 * old_lots:
+                lots = old_lots
+            self._last_lots[s] = lots
         for k in range(p.layers):
             off = (half_bps + k * p.layer_spacing_bps) * 1e-4
             if quote_bids:
                 bids.append((max(1, int(ref * (1.0 - off))), lots))
             if quote_asks:
                 asks.append((-int(-ref * (1.0 + off)), lots))
-        ex.replace_quotes(self.account, s, bids, asks)
+        if p.keep_queue:
+            snap = 0.5 * p.layer_spacing_bps * 1e-4 * mid  # ticks
+            old_b, old_a = self._last_prices.get(s, ((), ()))
+            bids = [(_snap(px, old_b, snap), q) for px, q in bids]
+            asks = [(_snap(px, old_a, snap), q) for px, q in asks]
+            self._last_prices[s] = (tuple(px for px, _ in bids), tuple(px for px, _ in asks))
+        ex.replace_quotes(self.account, s, bids, asks, keep_queue=p.keep_queue)
+
+
+def _snap(price_ticks: int, resting: tuple[int, ...], within_ticks: float) -> int:
+    """The resting price nearest ``price_ticks`` when it is within ``within_ticks``, else ``price_ticks``."""
+    best = price_ticks
+    gap = within_ticks
+    for r in resting:
+        d = abs(r - price_ticks)
+        if d <= gap:
+            best, gap = r, d
+    return best

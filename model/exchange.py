@@ -386,18 +386,25 @@ class Exchange:
         return self.router.submit(account, symbol, side, lots, price_ticks, tif, reduce_only, _liquidation)
 
     def replace_quotes(
-        self, account: int, symbol: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]
+        self,
+        account: int,
+        symbol: int,
+        bids: list[tuple[int, int]],
+        asks: list[tuple[int, int]],
+        keep_queue: bool = False,
     ) -> int:
         """Replace all of an account's orders in ``symbol`` by post-only quotes, with one margin check.
 
         A batch endpoint for market makers: the old orders are cancelled, the whole ladder is checked for
         initial margin at once (as if every quote filled), and each ``(price_ticks, lots)`` is posted
-        post-only; quotes that would cross or fall outside the price band are skipped.
+        post-only; quotes that would cross or fall outside the price band are skipped. With
+        ``keep_queue`` orders at prices the new ladder keeps are amended in place and keep their time
+        priority (:meth:`model.routing.OrderRouter.replace_quotes`).
 
         Returns:
-            The number of quotes resting afterwards; 0 when the ladder fails the margin check.
+            The number of orders posted; 0 when the ladder fails the margin check.
         """
-        return self.router.replace_quotes(account, symbol, bids, asks)
+        return self.router.replace_quotes(account, symbol, bids, asks, keep_queue)
 
     def cancel(self, account: int, oid: int) -> int:
         """Cancel one of the account's resting orders; return the lots cancelled (0 if not resting)."""

@@ -565,6 +565,12 @@ class MarketMakerParams(StrictModel):
         description="quotes are replaced when fills have moved the position by this many layers' size "
         "(else only when the reservation price has moved)",
     )
+    keep_queue: bool = Field(
+        False,
+        description="requotes amend the resting ladder: orders at prices the new ladder keeps stay in "
+        "the queue (reduced in place, or topped up behind it), only the levels that change are cancelled "
+        "or posted; False: every requote cancels the whole ladder and posts a new one",
+    )
 
 
 class LargeHolderParams(StrictModel):

@@ -254,7 +254,12 @@ class OrderRouter:
         return OrderResult("partial" if filled else "expired", oid, filled, fills)
 
     def replace_quotes(
-        self, account: int, symbol: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]
+        self,
+        account: int,
+        symbol: int,
+        bids: list[tuple[int, int]],
+        asks: list[tuple[int, int]],
+        keep_queue: bool = False,
     ) -> int:
         """Replace all of an account's orders in ``symbol`` by post-only quotes, with one margin check.
 
@@ -262,9 +267,19 @@ class OrderRouter:
         initial margin at once (as if every quote filled), and each ``(price_ticks, lots)`` is posted
         post-only; quotes that would cross or fall outside the price band are skipped.
 
+        With ``keep_queue`` the old orders are amended instead of cancelled wherever the new ladder
+        quotes the same price: an order already resting there is kept (its time priority with it),
+        reduced in place when the ladder wants less there, or topped up by a new order behind the queue
+        when it wants more (Binance's order modify keeps priority only when the size decreases). Only the
+        prices the ladder leaves are cancelled and only the new ones posted, so a ladder shifted by one
+        layer costs a few messages instead of a whole ladder's. The margin check and what rests afterwards
+        (price, side and lots at each level) are the same as without it.
+
         Returns:
-            The number of quotes resting afterwards; 0 when the ladder fails the margin check.
+            The number of orders posted (kept orders not counted); 0 when the ladder fails the margin check.
         """
+        if keep_queue:
+            return self._amend_quotes(account, symbol, bids, asks)
         mine = self._account_orders.setdefault(account, set())
         orders = self._orders
         if mine:  # cancel the account's orders in this symbol (inlined: this is the makers' hot path)
@@ -292,29 +307,105 @@ class OrderRouter:
                 account
             ):
                 return 0
-        book = self.books[symbol]
-        placed = 0
         band = self.price_band
         mark = float(self.mark_ticks[symbol])
         lo, hi = (mark * (1.0 - band), mark * (1.0 + band)) if band is not None else (0.0, math.inf)
-        for side, quotes in ((BUY, bids), (SELL, asks)):
-            rested = 0
-            for price, lots in quotes:
-                if lots <= 0 or not lo <= price <= hi or book.would_cross(side, price):
-                    continue
-                oid = self._next_oid
-                self._next_oid = oid + 1
-                self.messages += 1
-                book.limit(oid, account, side, price, lots, POST_ONLY)
-                orders[oid] = (account, symbol, side)
-                mine.add(oid)
-                rested += lots
-                placed += 1
-            if side == BUY:
-                self.open_buy[account, symbol] += rested
-            else:
-                self.open_sell[account, symbol] += rested
+        placed = self._post_side(account, symbol, BUY, bids, lo, hi)
+        return placed + self._post_side(account, symbol, SELL, asks, lo, hi)
+
+    def _post_side(
+        self, account: int, symbol: int, side: int, quotes: list[tuple[int, int]], lo: float, hi: float
+    ) -> int:
+        """Post one side's ``(price_ticks, lots)`` quotes post-only, in order, skipping empty ones, those
+        outside ``[lo, hi]`` and those that would cross (a plain loop: this is the makers' hot path).
+
+        Returns:
+            The number of orders posted.
+        """
+        book = self.books[symbol]
+        orders = self._orders
+        mine = self._account_orders.setdefault(account, set())
+        placed = 0
+        rested = 0
+        for price, lots in quotes:
+            if lots <= 0 or not lo <= price <= hi or book.would_cross(side, price):
+                continue
+            oid = self._next_oid
+            self._next_oid = oid + 1
+            self.messages += 1
+            book.limit(oid, account, side, price, lots, POST_ONLY)
+            orders[oid] = (account, symbol, side)
+            mine.add(oid)
+            rested += lots
+            placed += 1
+        if side == BUY:
+            self.open_buy[account, symbol] += rested
+        else:
+            self.open_sell[account, symbol] += rested
         return placed
+
+    def _amend_quotes(
+        self, account: int, symbol: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]
+    ) -> int:
+        """:meth:`replace_quotes` with ``keep_queue``: amend the resting ladder into the new one."""
+        mine = self._account_orders.setdefault(account, set())
+        orders = self._orders
+        book = self.books[symbol]
+        current = sorted(o for o in mine if orders[o][1] == symbol)  # oldest first: queue order
+        buy_lots = sum(q for _, q in bids)
+        sell_lots = sum(q for _, q in asks)
+        # the margin check of the cancel-and-post path: the resting orders in this symbol count as gone
+        open_b = int(self.open_buy[account, symbol])
+        open_s = int(self.open_sell[account, symbol])
+        fails = buy_lots + sell_lots == 0
+        if not fails:
+            worst = self._worst_lots(account, symbol, buy_lots - open_b, sell_lots - open_s)
+            if worst > self._worst_lots(account, symbol, -open_b, -open_s):
+                notional = worst * float(self.mark_ticks[symbol]) * self.tick_value_micro[symbol] / MICRO
+                led = self.ledger
+                if (
+                    float(led.leverage[account, symbol])
+                    > self.schedules[symbol].max_leverage(notional) + 1e-9
+                ) or self._initial_margin_usd(
+                    account, symbol, buy_lots - open_b, sell_lots - open_s
+                ) > self.accounts.equity_usd(account):
+                    fails = True
+        if fails:
+            for oid in current:
+                self._cancel(oid, orders[oid])
+            return 0
+        band = self.price_band
+        mark = float(self.mark_ticks[symbol])
+        lo, hi = (mark * (1.0 - band), mark * (1.0 + band)) if band is not None else (0.0, math.inf)
+        want: dict[tuple[int, int], int] = {}
+        for side, quotes in ((BUY, bids), (SELL, asks)):
+            for price, lots in quotes:
+                if lots > 0 and lo <= price <= hi:
+                    want[side, price] = want.get((side, price), 0) + lots
+        # pass 1: keep, reduce or cancel what rests (before posting, so no new quote meets an old one)
+        for oid in current:
+            side, price, resting, _owner = book.order(oid)  # type: ignore[misc]
+            take = min(resting, want.get((side, price), 0))
+            if take == 0:
+                self._cancel(oid, orders[oid])
+                continue
+            want[side, price] -= take
+            if take < resting:
+                book.reduce(oid, resting - take)  # priority kept
+                self.messages += 1
+                if side == BUY:
+                    self.open_buy[account, symbol] -= resting - take
+                else:
+                    self.open_sell[account, symbol] -= resting - take
+        # pass 2: post what the ladder still wants, in ladder order (top-ups join the back of their queue)
+        posts: dict[int, list[tuple[int, int]]] = {BUY: [], SELL: []}
+        for side, quotes in ((BUY, bids), (SELL, asks)):
+            for price, _ in quotes:
+                lots = want.pop((side, price), 0)
+                if lots > 0:
+                    posts[side].append((price, lots))
+        placed = self._post_side(account, symbol, BUY, posts[BUY], lo, hi)
+        return placed + self._post_side(account, symbol, SELL, posts[SELL], lo, hi)
 
     def cancel(self, account: int, oid: int) -> int:
         """Cancel one of the account's resting orders; return the lots cancelled (0 if not resting)."""

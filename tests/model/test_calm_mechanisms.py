@@ -180,3 +180,47 @@ def test_attention_reads_a_volatility_the_step_size_does_not_change() -> None:
     print(f"\nattention vol (per sqrt s) / 1-step mark vol: dt=1 {vols[1.0]}, dt=10 {vols[10.0]}")
     assert vols[10.0][0] == pytest.approx(vols[1.0][0], rel=0.35)
     assert vols[1.0][0] != vols[1.0][1]  # it is not the view's 1-step estimate
+
+
+# --------------------------------------------------------------------------- queue-aware quoting
+
+
+def _makers_after_a_move(keep_queue: bool) -> tuple[float, int]:
+    """Share of the makers' BTC orders still resting (same order id) after they requote for a +2 bp move
+    of the index, and the book messages the requotes cost."""
+    params = _makers_only(
+        count=4,
+        keep_queue=keep_queue,
+        half_spread_bps=0.5,
+        layer_spacing_bps=1.0,
+        index_anchor=0.95,
+        vol_widening=0.0,  # the ladder's shape stays: only its place moves
+    )
+    params.symbols[0].index_vol_per_day = 0.0  # nothing moves but the jump
+    market = CryptoMarket(params, seed=4)
+    market.run_for(30)
+    ex = market.exchange
+
+    def btc_orders() -> set[int]:
+        return {
+            o
+            for m in market.makers
+            for o in ex.open_orders(m.account)
+            if (info := ex.order_info(o)) is not None and info[1] == 0
+        }
+
+    before = btc_orders()
+    messages = ex.messages
+    market.index_driver.jump(0, 2e-4)
+    market.run_for(3)  # one quote interval: every maker requotes once
+    return len(before & btc_orders()) / len(before), ex.messages - messages
+
+
+def test_queue_aware_makers_keep_their_place_and_send_fewer_messages() -> None:
+    kept_on, msgs_on = _makers_after_a_move(True)
+    kept_off, msgs_off = _makers_after_a_move(False)
+    print(f"\norders kept {kept_on:.0%} vs {kept_off:.0%}; messages {msgs_on} vs {msgs_off}")
+    assert kept_off == 0.0  # cancel-and-post: every order went to the back of a queue
+    # a ~2 bp shift of a 5-level ladder 1 bp apart: 3 of 5 levels a side land where orders rest
+    assert kept_on > 0.5
+    assert msgs_on < msgs_off

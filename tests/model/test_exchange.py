@@ -521,3 +521,88 @@ def test_zero_length_price_update_is_harmless() -> None:
     ex.update_prices(0.0)  # right after a settlement
     assert ex.time_s == INTERVAL_8H
     assert ex.last_funding_rate[0] == pytest.approx(0.00024)
+
+
+# ---------------------------------------------------------------------------------------------- batch quotes
+
+
+def ladder(mid: int, shift: int = 0, lots: int = 5) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Three bid and three ask levels one tick apart around ``mid + shift``."""
+    m = mid + shift
+    return [(m - 1 - k, lots) for k in range(3)], [(m + 1 + k, lots) for k in range(3)]
+
+
+def resting_levels(ex: Exchange, account: int) -> list[tuple[int, int, int]]:
+    """(side, price, lots) of every resting order of ``account``, sorted."""
+    out = []
+    for oid in ex.open_orders(account):
+        info = ex.order_info(oid)
+        assert info is not None
+        out.append((info[2], info[3], info[4]))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("keep_queue", [False, True])
+def test_replace_quotes_rests_the_same_ladder_either_way(keep_queue: bool) -> None:
+    ex = make_exchange()
+    mm = ex.open_account(1_000_000, leverage=10)
+    assert ex.replace_quotes(mm, 0, *ladder(50_000)) == 6
+    bids, asks = ladder(50_000, shift=1)
+    bids[0] = (bids[0][0], 9)  # more at the new best bid, less at the worst ask
+    asks[2] = (asks[2][0], 2)
+    ex.replace_quotes(mm, 0, bids, asks, keep_queue=keep_queue)
+    assert resting_levels(ex, mm) == sorted([(BUY, p, q) for p, q in bids] + [(SELL, p, q) for p, q in asks])
+    # the margin bookkeeping follows: cancelling everything frees exactly what rests
+    assert ex.cancel_all(mm) == sum(q for _, q in bids) + sum(q for _, q in asks)
+
+
+def test_keep_queue_keeps_time_priority_at_the_levels_it_keeps() -> None:
+    """A requote shifted by one tick: with keep_queue the maker's order at a kept price is still first
+    in the queue (it fills before an order another trader joined the level with); without it the maker
+    goes to the back. It also costs fewer book messages."""
+    filled_first = {}
+    messages = {}
+    for keep in (False, True):
+        ex = make_exchange()
+        mm = ex.open_account(1_000_000, leverage=10)
+        other = ex.open_account(1_000_000, leverage=10)
+        taker = ex.open_account(1_000_000, leverage=10)
+        ex.replace_quotes(mm, 0, *ladder(50_000))
+        ex.submit(other, 0, SELL, 5, 50_002)  # joins the maker's second ask level, behind it
+        before = ex.messages
+        ex.replace_quotes(mm, 0, *ladder(50_000, shift=1), keep_queue=keep)  # asks 50,002..50,004
+        messages[keep] = ex.messages - before
+        ex.submit(taker, 0, BUY, 1, 50_002, tif=IOC)
+        filled_first[keep] = "maker" if ex.position_lots(mm, 0) == -1 else "other"
+        assert ex.ledger_imbalance() == 0
+    assert filled_first == {False: "other", True: "maker"}
+    # a one-tick shift of a 3 x 2 ladder: 2 cancels + 2 posts with the queue kept, 6 + 6 without
+    assert messages == {False: 12, True: 4}
+
+
+def test_keep_queue_reduces_in_place_and_tops_up_behind_the_queue() -> None:
+    ex = make_exchange()
+    mm = ex.open_account(1_000_000, leverage=10)
+    other = ex.open_account(1_000_000, leverage=10)
+    taker = ex.open_account(1_000_000, leverage=10)
+    ex.replace_quotes(mm, 0, [(49_999, 5)], [(50_001, 5)])
+    ex.submit(other, 0, SELL, 5, 50_001)
+    ex.submit(other, 0, BUY, 5, 49_999)
+    # less at the ask (reduced in place: still first), more at the bid (topped up behind the other)
+    ex.replace_quotes(mm, 0, [(49_999, 8)], [(50_001, 2)], keep_queue=True)
+    assert resting_levels(ex, mm) == [(BUY, 49_999, 3), (BUY, 49_999, 5), (SELL, 50_001, 2)]
+    ex.submit(taker, 0, BUY, 2, 50_001, tif=IOC)
+    assert ex.position_lots(mm, 0) == -2 and ex.position_lots(other, 0) == 0  # the maker kept priority
+    ex.submit(taker, 0, SELL, 7, 49_999, tif=IOC)  # the maker's first 5, then the other's 2 before the top-up
+    assert ex.position_lots(mm, 0) == -2 + 5 and ex.position_lots(other, 0) == 2
+    assert ex.ledger_imbalance() == 0
+
+
+@pytest.mark.parametrize("keep_queue", [False, True])
+def test_a_ladder_that_fails_the_margin_check_leaves_nothing_resting(keep_queue: bool) -> None:
+    ex = make_exchange()
+    mm = ex.open_account(1_000, leverage=10)  # $1,000 at 10x: $10,000 of quotes at most
+    assert ex.replace_quotes(mm, 0, [(49_999, 5)], [(50_001, 5)], keep_queue=keep_queue) == 2
+    huge = [(49_999, 1_000)]  # $500,000 of bids
+    assert ex.replace_quotes(mm, 0, huge, [(50_001, 5)], keep_queue=keep_queue) == 0
+    assert ex.open_orders(mm) == []

@@ -238,6 +238,27 @@ class ExchangeMachine(RuleBasedStateMachine):
         self._quote(s, half_spread_bps / 10_000, 3)
 
     @rule(
+        s=st.integers(0, 1),
+        move_bps=st.integers(-30, 30),
+        layers=st.integers(1, 4),
+        lots=st.integers(1, 150),
+        keep=st.booleans(),
+    )
+    def batch_requote(self, s: int, move_bps: int, layers: int, lots: int, keep: bool) -> None:
+        """The maker replaces its ladder in one batch call, cancel-and-post or amending in place; what
+        rests afterwards is the new ladder's levels that do not cross, whichever the mode."""
+        ex = self.ex
+        self.centre[s] *= 1 + move_bps / 10_000
+        c = self.centre[s]
+        bids = [(max(1, math.floor(c * (1 - 0.0005 * (k + 1)))), lots) for k in range(layers)]
+        asks = [(math.ceil(c * (1 + 0.0005 * (k + 1))), lots) for k in range(layers)]
+        ex.replace_quotes(self.mm, s, bids, asks, keep_queue=keep)
+        mine = [ex.order_info(o) for o in ex.open_orders(self.mm)]
+        rest = {(i[2], i[3]) for i in mine if i is not None and i[1] == s}
+        wanted = {(BUY, p) for p, _ in bids} | {(SELL, p) for p, _ in asks}
+        assert rest <= wanted  # nothing of the old ladder is left outside the new one
+
+    @rule(
         dt=st.sampled_from([1.0, 5.0, 60.0, 600.0]),
         r0=st.floats(-0.03, 0.03),
         r1=st.floats(-0.03, 0.03),
