@@ -20,6 +20,7 @@ and posted.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from agents.base import Trader
@@ -75,6 +76,7 @@ class MarketMaker(Trader):
         self._last_pos: dict[int, int] = {}
         self._last_index: dict[int, float] = {}  # the index's exogenous path at the last requote, ticks
         self._n_quotes: dict[int, int] = {}
+        self._tape: dict[int, tuple[int, float, float]] = {}  # flow impact: (tape, time, offset)
         self._last_lots: dict[int, int] = {}  # keep_queue: the layer size and prices last quoted
         self._last_prices: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
@@ -133,6 +135,23 @@ class MarketMaker(Trader):
         self._last_ref.clear()
         self._last_index.clear()
 
+    def _flow_offset(self, view: MarketView, s: int, mid: float, tv: int) -> float:
+        """Log-move of fair value from the net taker flow on the tape since this maker last looked.
+
+        The tape's buyer- minus seller-initiated volume since the last look, in $1M (per $1M x the book's
+        liquidity scale), moves fair value by ``flow_impact_bps_per_musd``; what the index has not followed
+        fades with ``flow_impact_halflife_seconds``.
+        """
+        p = self._p
+        now = view.time_s
+        tape = self.exchange.signed_volume_lots[s]
+        last_tape, last_t, offset = self._tape.get(s, (tape, now, 0.0))
+        flow_musd = (tape - last_tape) * mid * tv / MICRO / 1e6 / view.liquidity_scale[s]
+        offset = offset * 0.5 ** ((now - last_t) / p.flow_impact_halflife_seconds)
+        offset += p.flow_impact_bps_per_musd * 1e-4 * flow_musd
+        self._tape[s] = (tape, now, offset)
+        return offset
+
     def _quote(self, view: MarketView, s: int, budget_used: float, pos: int) -> None:
         ex = self.exchange
         p = self._p
@@ -164,6 +183,8 @@ class MarketMaker(Trader):
             fast = (view.vol_1s[s] / view.base_vol_1s[s] - 1.0) / max(p.fast_vol_multiple - 1.0, 1e-9)
             anchor += min(max(fast, 0.0), 1.0) * (p.index_anchor_fast - p.index_anchor)
         fair = (1.0 - anchor) * moved + anchor * index
+        if p.flow_impact_bps_per_musd:
+            fair *= math.exp(self._flow_offset(view, s, mid, tv))
         ref = fair * (1.0 + skew_bps * 1e-4)
         # quotes move when fair value has moved by a layer spacing or half the spread, whichever is more
         tolerance_ticks = max(p.layer_spacing_bps, half_bps) * 1e-4 * mid

@@ -156,6 +156,11 @@ class Exchange:
         return tuple(self.router.volume_lots)
 
     @property
+    def signed_volume_lots(self) -> tuple[int, ...]:
+        """Cumulative buyer-initiated minus seller-initiated lots per symbol (the public tape; a copy)."""
+        return tuple(self.router.signed_volume_lots)
+
+    @property
     def volume_notional_micro(self) -> tuple[int, ...]:
         """Cumulative traded notional per symbol, micro-dollars (a copy)."""
         return tuple(self.router.volume_notional_micro)

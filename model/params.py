@@ -565,6 +565,17 @@ class MarketMakerParams(StrictModel):
         description="quotes are replaced when fills have moved the position by this many layers' size "
         "(else only when the reservation price has moved)",
     )
+    flow_impact_bps_per_musd: NonNegative = Field(
+        0.0,
+        description="makers move fair value by this many bps per $1M of net taker buying on the tape (per "
+        "$1M x liquidity_scale on thinner books): order flow is informative, so its impact persists "
+        "(Cont, Kukanov and Stoikov 2014: price changes are linear in order-flow imbalance); 0: off",
+    )
+    flow_impact_halflife_seconds: Seconds = Field(
+        60.0,
+        description="half-life of the flow's move of fair value relative to the index: the part the index "
+        "(arbitrage, spot) has not followed by then fades",
+    )
     keep_queue: bool = Field(
         False,
         description="requotes amend the resting ladder: orders at prices the new ladder keeps stay in "

@@ -131,6 +131,7 @@ class OrderRouter:
         self.messages = 0  # orders and cancels sent to the books
         self.volume_lots = [0] * self.n_symbols  # cumulative traded lots
         self.volume_notional_micro = [0] * self.n_symbols
+        self.signed_volume_lots = [0] * self.n_symbols  # the tape: buyer- minus seller-initiated lots
 
     def symbol_id(self, symbol: int | str) -> int:
         """Index of a symbol given by index or name; ``KeyError`` names the unknown symbol."""
@@ -530,6 +531,7 @@ class OrderRouter:
             filled += lots
             notional_total += notional
         self.volume_lots[symbol] += filled
+        self.signed_volume_lots[symbol] += filled if fills[0].aggressor_side == BUY else -filled
         self.volume_notional_micro[symbol] += notional_total
         return filled
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from model.market import CryptoMarket, draw_leveraged
-from model.orderbook import SELL
+from model.orderbook import BUY, SELL
 from model.params import ContagionParams, LeveragedTraderParams, MarketParams
 from tests.model.market_helpers import small_params
 
@@ -224,3 +224,49 @@ def test_queue_aware_makers_keep_their_place_and_send_fewer_messages() -> None:
     # a ~2 bp shift of a 5-level ladder 1 bp apart: 3 of 5 levels a side land where orders rest
     assert kept_on > 0.5
     assert msgs_on < msgs_off
+
+
+# --------------------------------------------------------------------------- flow impact
+
+
+def _gap_after_a_buy(flow_impact_bps_per_musd: float) -> tuple[float, float, float]:
+    """BTC's mid / index - 1 (bp) 3 s and 63 s after a $0.5M market buy, and the buy's notional ($M)."""
+    params = _makers_only(
+        count=4,
+        half_spread_bps=0.5,
+        layer_spacing_bps=1.0,
+        index_anchor=0.95,
+        vol_widening=0.0,
+        flow_impact_bps_per_musd=flow_impact_bps_per_musd,
+        flow_impact_halflife_seconds=60.0,
+        risk_aversion=0.0,  # no inventory skew: the makers' short position alone would lift the quotes
+    )
+    params.symbols[0].index_vol_per_day = 0.0
+    params.venue.index_arbitrage_per_second = 0.0  # the index stays where it is: only the makers move
+    market = CryptoMarket(params, seed=5)
+    market.run_for(30)
+    ex = market.exchange
+    taker = ex.open_account(5_000_000, leverage=5)
+    res = ex.submit(taker, 0, BUY, ex.usd_to_lots(0, 500_000, ex.mid_ticks(0)))
+    notional_musd = sum(f.price_ticks * f.lots for f in res.fills) * ex.tick_value_micro[0] / 1e12
+    gaps = []
+    for seconds in (3, 60):
+        market.run_for(seconds)
+        gaps.append((ex.mid_ticks(0) / ex.index_ticks[0] - 1.0) * 1e4)
+    return gaps[0], gaps[1], notional_musd
+
+
+def test_makers_price_the_tape_flow_and_its_impact_fades_with_the_half_life() -> None:
+    soon_on, later_on, musd = _gap_after_a_buy(10.0)
+    soon_off, later_off, _ = _gap_after_a_buy(0.0)
+    print(
+        f"\nafter a ${musd:.2f}M buy: {soon_on:.2f} / {later_on:.2f} bp with flow impact, "
+        f"{soon_off:.2f} / {later_off:.2f} without"
+    )
+    expected = 10.0 * musd  # bp: the rule, lambda x the tape's net buying in $M
+    # the makers re-anchor to the index without it; with it they stay up by lambda x flow, within a
+    # requote's tolerance (1 bp: they requote when fair value moves by a layer)
+    assert abs(soon_off) < 1.0
+    assert soon_on - soon_off == pytest.approx(expected, abs=1.0)
+    # one half-life later about half of it is left (again within the requote tolerance)
+    assert later_on - later_off == pytest.approx(expected / 2, abs=1.0)

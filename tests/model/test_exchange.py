@@ -67,7 +67,19 @@ def test_fill_is_booked_to_both_accounts_with_fees() -> None:
     assert ex.order_info(rest.oid) == (maker, 0, SELL, 50_000, 6)
     assert ex.open_interest_lots().tolist() == [4]
     assert ex.volume_lots[0] == 4 and ex.volume_notional_micro[0] == 2_000 * USD
+    assert ex.signed_volume_lots == (4,)  # the tape: buyer-initiated
     assert ex.ledger_imbalance() == 0
+
+
+def test_the_tape_nets_buyer_and_seller_initiated_lots() -> None:
+    ex = make_exchange()
+    maker = ex.open_account(100_000, leverage=10)
+    taker = ex.open_account(100_000, leverage=10)
+    ex.submit(maker, 0, SELL, 10, 50_001)
+    ex.submit(maker, 0, BUY, 10, 49_999)
+    ex.submit(taker, 0, BUY, 6)
+    ex.submit(taker, 0, SELL, 9)
+    assert ex.volume_lots == (15,) and ex.signed_volume_lots == (6 - 9,)
 
 
 def test_limit_order_partially_fills_then_rests_and_cancels() -> None:
