@@ -185,18 +185,21 @@ def test_attention_reads_a_volatility_the_step_size_does_not_change() -> None:
 # --------------------------------------------------------------------------- queue-aware quoting
 
 
+def _tight_makers(**makers: object) -> MarketParams:
+    """Four one-tick-tight makers alone on a BTC index that does not move by itself (calm_market's
+    half-spread, layers and anchor; no volatility widening, so a ladder's shape stays and only its place
+    moves)."""
+    params = _makers_only(
+        count=4, half_spread_bps=0.5, layer_spacing_bps=1.0, index_anchor=0.95, vol_widening=0.0, **makers
+    )
+    params.symbols[0].index_vol_per_day = 0.0
+    return params
+
+
 def _makers_after_a_move(keep_queue: bool) -> tuple[float, int]:
     """Share of the makers' BTC orders still resting (same order id) after they requote for a +2 bp move
     of the index, and the book messages the requotes cost."""
-    params = _makers_only(
-        count=4,
-        keep_queue=keep_queue,
-        half_spread_bps=0.5,
-        layer_spacing_bps=1.0,
-        index_anchor=0.95,
-        vol_widening=0.0,  # the ladder's shape stays: only its place moves
-    )
-    params.symbols[0].index_vol_per_day = 0.0  # nothing moves but the jump
+    params = _tight_makers(keep_queue=keep_queue)
     market = CryptoMarket(params, seed=4)
     market.run_for(30)
     ex = market.exchange
@@ -231,17 +234,11 @@ def test_queue_aware_makers_keep_their_place_and_send_fewer_messages() -> None:
 
 def _gap_after_a_buy(flow_impact_bps_per_musd: float) -> tuple[float, float, float]:
     """BTC's mid / index - 1 (bp) 3 s and 63 s after a $0.5M market buy, and the buy's notional ($M)."""
-    params = _makers_only(
-        count=4,
-        half_spread_bps=0.5,
-        layer_spacing_bps=1.0,
-        index_anchor=0.95,
-        vol_widening=0.0,
+    params = _tight_makers(
         flow_impact_bps_per_musd=flow_impact_bps_per_musd,
         flow_impact_halflife_seconds=60.0,
         risk_aversion=0.0,  # no inventory skew: the makers' short position alone would lift the quotes
     )
-    params.symbols[0].index_vol_per_day = 0.0
     params.venue.index_arbitrage_per_second = 0.0  # the index stays where it is: only the makers move
     market = CryptoMarket(params, seed=5)
     market.run_for(30)
