@@ -9,7 +9,11 @@
 * a fast-market anchor (``market_makers.index_anchor_fast``): in a fast market makers lean on their own
   book rather than the (stale) index, so one-sided flow moves the perp;
 * volatility widening above the calm volatility (``market_makers.vol_widening_above_calm``): a calm
-  book quotes the base half-spread, a fast one widens.
+  book quotes the base half-spread, a fast one widens;
+* queue-aware requotes (``market_makers.keep_queue``): a shifted ladder keeps the orders at the levels it
+  keeps (their time priority with them) and sends fewer messages;
+* flow pricing (``market_makers.flow_impact_bps_per_musd``): makers move fair value with the tape's net
+  taker flow, and the move fades with its half-life where the index does not follow.
 """
 
 from __future__ import annotations
