@@ -123,6 +123,7 @@ class MarketMaker(Trader):
                 self._symbol_out_until[s] = now + self._p.withdraw_seconds
                 self._last_ref.pop(s, None)
                 self._last_index.pop(s, None)
+                self._last_prices.pop(s, None)
                 self.withdrawals += 1
                 continue
             self._quote(view, s, min(used[i], 1.0), pos_row[s])
@@ -134,6 +135,7 @@ class MarketMaker(Trader):
         self.withdrawals += 1
         self._last_ref.clear()
         self._last_index.clear()
+        self._last_prices.clear()  # nothing rests any more: no level to keep
 
     def _flow_offset(self, view: MarketView, s: int, mid: float, tv: int) -> float:
         """Log-move of fair value from the net taker flow on the tape since this maker last looked.
