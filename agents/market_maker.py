@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from agents.base import Trader
 from model.exchange import MICRO
+from model.orderbook import BUY, IOC, SELL
 
 if TYPE_CHECKING:
     import mesa
@@ -76,7 +77,14 @@ class MarketMaker(Trader):
         self._last_pos: dict[int, int] = {}
         self._last_index: dict[int, float] = {}  # the index's exogenous path at the last requote, ticks
         self._n_quotes: dict[int, int] = {}
-        self._tape: dict[int, tuple[int, float, float]] = {}  # flow impact: (tape, time, offset)
+        self._tape: dict[
+            int, tuple[int, float, float, float]
+        ] = {}  # flow impact: tape, time, offset, index's
+        # hedge_share: the spot hedge held off this venue, per symbol, in perp lots (short spot < 0), and its
+        # cost (lots x index ticks at each hedge trade)
+        self.hedge_lots: dict[int, float] = {}
+        self._last_hedge_s = 0.0
+        self._hedge_cost_ticks: dict[int, float] = {}
         self._last_lots: dict[int, int] = {}  # keep_queue: the layer size and prices last quoted
         self._last_prices: dict[int, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
@@ -90,18 +98,22 @@ class MarketMaker(Trader):
         """
         view = self.view
         now = view.time_s
+        ex = self.exchange
+        if self._p.hedge_share:  # a maker keeps its hedge managed while its quotes are out
+            self._hedge(ex.positions(self.account))
         if now < self.withdrawn_until:
             return
-        ex = self.exchange
         pos_row = ex.positions(self.account)
         tv = ex.tick_value_micro
         scale = view.liquidity_scale
+        hedge = self.hedge_lots
+        net = {s: pos_row[s] + hedge.get(s, 0.0) for s in self.symbols}  # the hedge nets the inventory
         used = [
-            abs(pos_row[s]) * view.mid_ticks[s] * tv[s] / MICRO / (self.inventory_limit_usd * scale[s])
+            abs(net[s]) * view.mid_ticks[s] * tv[s] / MICRO / (self.inventory_limit_usd * scale[s])
             for s in self.symbols
         ]
         if self.shared_budget:
-            equity = self.equity_usd()
+            equity = self.equity_usd() + (self.hedge_pnl_usd() if hedge else 0.0)
             if now >= self._budget_period_end:  # a new hourly risk-budget period
                 self.peak_equity = equity
                 self._budget_period_end = now + self._p.budget_period_seconds
@@ -112,13 +124,14 @@ class MarketMaker(Trader):
                 return
             budget_used = min(sum(used) / len(used), 1.0)
             for s in self.symbols:
-                self._quote(view, s, budget_used, pos_row[s])
+                self._quote(view, s, budget_used, net[s], pos_row[s])
             return
         total_scale = sum(scale[s] for s in self.symbols)
         for i, s in enumerate(self.symbols):
             if now < self._symbol_out_until.get(s, -1.0):
                 continue
-            if ex.unrealised_usd(self.account, s) < -self.loss_limit_usd * scale[s] / total_scale:
+            pnl = ex.unrealised_usd(self.account, s) + (self.hedge_pnl_usd(s) if hedge else 0.0)
+            if pnl < -self.loss_limit_usd * scale[s] / total_scale:
                 ex.cancel_all(self.account, s, stops=False)
                 self._symbol_out_until[s] = now + self._p.withdraw_seconds
                 self._last_ref.pop(s, None)
@@ -126,7 +139,43 @@ class MarketMaker(Trader):
                 self._last_prices.pop(s, None)
                 self.withdrawals += 1
                 continue
-            self._quote(view, s, min(used[i], 1.0), pos_row[s])
+            self._quote(view, s, min(used[i], 1.0), net[s], pos_row[s])
+
+    def _hedge(self, pos_row: list[int]) -> None:
+        """Move the spot hedge toward ``-hedge_share`` x the perp position, closing the gap with a
+        half-life of ``hedge_halflife_seconds``.
+
+        A maker that bought the perp sells spot on the venues the index is made of, and that selling
+        moves the index (:meth:`model.exchange.Exchange.spot_flow`): the flow the makers absorb reaches
+        spot, so a sale on this venue moves the common price, not only the perp's basis, and a hedged
+        maker keeps quoting where an unhedged one would be full. The hedge is held off this venue (the
+        ledger books this venue's money only): :meth:`hedge_pnl_usd` marks it at the index.
+        """
+        view = self.view
+        tv = self.exchange.tick_value_micro
+        p = self._p
+        elapsed = view.time_s - self._last_hedge_s  # makers act on their own clock, not every step
+        self._last_hedge_s = view.time_s
+        step = 1.0 - 0.5 ** (elapsed / p.hedge_halflife_seconds)
+        for s in self.symbols:
+            hedge = self.hedge_lots.get(s, 0.0)
+            trade = (-p.hedge_share * pos_row[s] - hedge) * step
+            if abs(trade) < 0.5:  # less than half a lot: not worth a spot order
+                continue
+            index = view.index_ticks[s]
+            self.hedge_lots[s] = hedge + trade
+            self._hedge_cost_ticks[s] = self._hedge_cost_ticks.get(s, 0.0) + trade * index
+            self.exchange.spot_flow(s, trade * index * tv[s] / MICRO)
+
+    def hedge_pnl_usd(self, s: int | None = None) -> float:
+        """Profit of the spot hedge (of symbol ``s``, or of all), marked at the index, USD."""
+        view = self.view
+        tv = self.exchange.tick_value_micro
+        return sum(
+            (lots * view.index_ticks[k] - self._hedge_cost_ticks[k]) * tv[k] / MICRO
+            for k, lots in self.hedge_lots.items()
+            if s is None or k == s
+        )
 
     def withdraw(self, now: float, seconds: float) -> None:
         """Cancel every quote and stay out for ``seconds``."""
@@ -138,28 +187,43 @@ class MarketMaker(Trader):
         self._last_prices.clear()  # nothing rests any more: no level to keep
 
     def _flow_offset(self, view: MarketView, s: int, mid: float, tv: int) -> float:
-        """Log-move of fair value from the net taker flow on the tape since this maker last looked.
+        """Log-move of fair value away from the index from the net taker flow on the tape.
 
         The tape's buyer- minus seller-initiated volume since the last look, in $1M (per $1M x the book's
-        liquidity scale), moves fair value by ``flow_impact_bps_per_musd``; what the index has not followed
-        fades with ``flow_impact_halflife_seconds``.
+        liquidity scale), moves fair value by ``flow_impact_bps_per_musd``. What the index has followed
+        since (its endogenous move: arbitrage pull and spot impact, the index's move less the news of its
+        exogenous path) is no longer a move away from it, and the rest fades with
+        ``flow_impact_halflife_seconds``: the flow's impact is permanent in the share the index follows.
         """
         p = self._p
         now = view.time_s
         tape = self.exchange.signed_volume_lots[s]
-        last_tape, last_t, offset = self._tape.get(s, (tape, now, 0.0))
+        endogenous = math.log(view.index_ticks[s] / view.value_ticks[s])
+        last_tape, last_t, offset, last_endogenous = self._tape.get(s, (tape, now, 0.0, endogenous))
         flow_musd = (tape - last_tape) * mid * tv / MICRO / 1e6 / view.liquidity_scale[s]
-        offset = offset * 0.5 ** ((now - last_t) / p.flow_impact_halflife_seconds)
+        offset = (offset - (endogenous - last_endogenous)) * 0.5 ** (
+            (now - last_t) / p.flow_impact_halflife_seconds
+        )
         offset += p.flow_impact_bps_per_musd * 1e-4 * flow_musd
-        self._tape[s] = (tape, now, offset)
+        self._tape[s] = (tape, now, offset, endogenous)
         return offset
 
-    def _quote(self, view: MarketView, s: int, budget_used: float, pos: int) -> None:
+    def _quote(self, view: MarketView, s: int, budget_used: float, inventory_lots: float, pos: int) -> None:
+        """Requote symbol ``s`` if fair value or the position moved enough.
+
+        Args:
+            view: the market view.
+            s: the symbol.
+            budget_used: share of the risk budget in use, 0-1 (widens and shrinks the quotes).
+            inventory_lots: the inventory the maker skews and limits by: its perp position net of its
+                spot hedge, lots.
+            pos: its perp position, lots (fills since the last requote trigger one).
+        """
         ex = self.exchange
         p = self._p
         mid = view.mid_ticks[s]
         tv = ex.tick_value_micro[s]
-        inventory_usd = pos * mid * tv / MICRO
+        inventory_usd = inventory_lots * mid * tv / MICRO
         # spreads widen with volatility above the index's calm volatility (a calm book stays tight, a fast
         # one widens at once) and with the share of the risk budget in use
         vol = view.vol_1s[s]
@@ -213,12 +277,19 @@ class MarketMaker(Trader):
             if old_lots is not None and abs(lots - old_lots) <= 0.25 * old_lots:
                 lots = old_lots
             self._last_lots[s] = lots
+        gap_bps = p.layer_spacing_bps
+        off_bps = half_bps
         for k in range(p.layers):
-            off = (half_bps + k * p.layer_spacing_bps) * 1e-4
+            off = off_bps * 1e-4
+            q = lots if k == 0 or p.layer_size_growth == 1.0 else max(1, round(lots * p.layer_size_growth**k))
             if quote_bids:
-                bids.append((max(1, int(ref * (1.0 - off))), lots))
+                bids.append((max(1, int(ref * (1.0 - off))), q))
             if quote_asks:
-                asks.append((-int(-ref * (1.0 + off)), lots))
+                asks.append((-int(-ref * (1.0 + off)), q))
+            off_bps += gap_bps
+            gap_bps *= p.layer_spacing_growth
+        if p.quote_within_price_band:
+            bids, asks = _within_band(bids, asks, *ex.price_limits(s))
         if p.keep_queue:
             snap = 0.5 * p.layer_spacing_bps * 1e-4 * mid  # ticks
             old_b, old_a = self._last_prices.get(s, ((), ()))
@@ -226,6 +297,57 @@ class MarketMaker(Trader):
             asks = [(_snap(px, old_a, snap), q) for px, q in asks]
             self._last_prices[s] = (tuple(px for px, _ in bids), tuple(px for px, _ in asks))
         ex.replace_quotes(self.account, s, bids, asks, keep_queue=p.keep_queue)
+        if p.take_stale_quotes:
+            self._take_stale(s, ref, bids, asks)
+
+    def _take_stale(
+        self, s: int, ref: float, bids: list[tuple[int, int]], asks: list[tuple[int, int]]
+    ) -> None:
+        """Hit others' resting orders that are stale by more than the taker fee: bids above fair value
+        ``ref`` (ticks) x (1 + fee), asks below ``ref`` x (1 - fee). One IOC per side, limited there (and
+        inside the price band), for the lots of the ladder's layers that would have crossed.
+
+        A maker's fair value that has moved past someone's resting quote makes that quote a trade worth
+        more than its fee: real makers pick such stale quotes off at once (the latency race of Budish,
+        Cramton and Shim 2015), which is how a book follows news when its other resting orders lag.
+        Quotes within the fee of fair value are left alone. The IOC cannot reach the maker's own ladder:
+        its limit is beyond the maker's best price on its own side.
+        """
+        ex = self.exchange
+        lo, hi = ex.price_limits(s)
+        fee = ex.taker_fee
+        best_bid = ex.best_bid(s)
+        if asks and best_bid is not None:
+            limit = max(math.ceil(ref * (1.0 + fee)), asks[0][0], lo)
+            if limit <= best_bid:
+                lots = sum(q for px, q in asks if px <= best_bid)
+                ex.submit(self.account, s, SELL, lots, price_ticks=limit, tif=IOC)
+        best_ask = ex.best_ask(s)
+        if bids and best_ask is not None:
+            limit = min(math.floor(ref * (1.0 - fee)), bids[0][0], hi)
+            if limit >= best_ask:
+                lots = sum(q for px, q in bids if px >= best_ask)
+                ex.submit(self.account, s, BUY, lots, price_ticks=limit, tif=IOC)
+
+
+def _within_band(
+    bids: list[tuple[int, int]], asks: list[tuple[int, int]], lo: int, hi: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Move bids above the band's ceiling ``hi`` down to it and asks below its floor ``lo`` up to it
+    (both are then better prices for the maker than the ones it wanted), merging the layers that land on
+    the edge into one order; layers beyond the band on the far side stay as they are (the router skips
+    them)."""
+    out: list[list[tuple[int, int]]] = []
+    for quotes, clip in ((bids, lambda px: min(px, hi)), (asks, lambda px: max(px, lo))):
+        side: list[tuple[int, int]] = []
+        for px, q in quotes:
+            px = clip(px)
+            if side and side[-1][0] == px:
+                side[-1] = (px, side[-1][1] + q)
+            else:
+                side.append((px, q))
+        out.append(side)
+    return out[0], out[1]
 
 
 def _snap(price_ticks: int, resting: tuple[int, ...], within_ticks: float) -> int:

@@ -20,6 +20,8 @@ view of the array the prices update in place (so an agent's observation stays li
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -97,6 +99,7 @@ class Exchange:
         self.ledger = Ledger(list(self.tick_value_micro))
         self.schedules = tuple(margin_schedule(s, venue) for s in symbols)
         self.price_band = venue.price_band
+        self.taker_fee = venue.taker_fee or 0.0  # fraction of notional (read by agents that weigh taking)
         self.prices = MarketPrices(
             symbols,
             venue,
@@ -330,6 +333,15 @@ class Exchange:
     def best_ask(self, symbol: int) -> int | None:
         """Best ask in ticks."""
         return self.books[symbol].best_ask()
+
+    def price_limits(self, symbol: int) -> tuple[int, int]:
+        """The lowest and highest limit prices, ticks, the price band allows now (whole ticks inside
+        ``mark x (1 -+ price_band)``; ``(1, a very large number)`` with no band)."""
+        band = self.price_band
+        if band is None:
+            return 1, 1 << 62
+        mark = float(self.prices.mark_ticks[symbol])
+        return max(1, math.ceil(mark * (1.0 - band))), math.floor(mark * (1.0 + band))
 
     def mid_ticks(self, symbol: int) -> float:
         """Mid in ticks. With one side empty: the last trade (or mark) clipped to the remaining side."""

@@ -508,6 +508,14 @@ class MarketMakerParams(StrictModel):
     half_spread_bps: Bps = 2.0
     layer_spacing_bps: Bps = 4.0
     layer_size_usd: Usd = Field(40_000, description="size per layer on the leader's book")
+    layer_spacing_growth: Annotated[float, Field(ge=1, le=4)] = Field(
+        1.0,
+        description="each gap between layers is this many times the one before (1: evenly spaced "
+        "layer_spacing_bps apart; above 1 the outer layers reach far from the touch, as real books do)",
+    )
+    layer_size_growth: Annotated[float, Field(ge=1, le=4)] = Field(
+        1.0, description="each layer is this many times the size of the one inside it (1: all the same size)"
+    )
     inventory_limit_usd: Usd = Field(
         750_000, description="inventory per symbol beyond which the side that grows it is not quoted"
     )
@@ -581,6 +589,29 @@ class MarketMakerParams(StrictModel):
         description="requotes amend the resting ladder: orders at prices the new ladder keeps stay in "
         "the queue (reduced in place, or topped up behind it), only the levels that change are cancelled "
         "or posted; False: every requote cancels the whole ladder and posts a new one",
+    )
+    hedge_share: Fraction = Field(
+        0.0,
+        description="share of its perp position a maker holds hedged on spot (off this venue); hedging "
+        "trades move the index by the symbol's spot_impact_per_musd, and the inventory a maker skews and "
+        "limits by is net of the hedge (0: makers do not hedge, the flow they absorb "
+        "never reaches spot)",
+    )
+    hedge_halflife_seconds: Seconds = Field(
+        30, description="half-life over which a maker's spot hedge closes the gap to its target"
+    )
+    quote_within_price_band: bool = Field(
+        False,
+        description="layers the venue's price band would reject are moved to its edge when that is their "
+        "own side of fair value (an ask below the band's floor is posted at the floor, a bid above its "
+        "ceiling at the ceiling); False: they are skipped, and a book whose fair value jumped past the band "
+        "has no maker quotes until the mark catches up",
+    )
+    take_stale_quotes: bool = Field(
+        False,
+        description="a requote whose ladder would cross others' resting orders (stale quotes left behind by "
+        "a move of fair value) takes them: an IOC at the maker's own best price for the crossing layers' "
+        "lots; False: crossing layers are skipped and the stale orders stay until someone else hits them",
     )
 
 

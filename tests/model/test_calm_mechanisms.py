@@ -13,7 +13,14 @@
 * queue-aware requotes (``market_makers.keep_queue``): a shifted ladder keeps the orders at the levels it
   keeps (their time priority with them) and sends fewer messages;
 * flow pricing (``market_makers.flow_impact_bps_per_musd``): makers move fair value with the tape's net
-  taker flow, and the move fades with its half-life where the index does not follow.
+  taker flow, and the move fades with its half-life where the index does not follow; what the index
+  follows stays, counted once;
+* band-edge quoting (``market_makers.quote_within_price_band``) and picking off stale quotes
+  (``market_makers.take_stale_quotes``): after a jump of the index past the price band the makers keep a
+  book at the band's edge and hit the orders the jump left behind, so the perp follows its index;
+* a deep ladder (``market_makers.layer_spacing_growth``, ``layer_size_growth``): gaps and sizes grow outward;
+* spot hedging (``market_makers.hedge_share``): the flow the makers absorb moves the index by its spot
+  impact, and the perp with it.
 """
 
 from __future__ import annotations
@@ -271,3 +278,186 @@ def test_makers_price_the_tape_flow_and_its_impact_fades_with_the_half_life() ->
     assert soon_on - soon_off == pytest.approx(expected, abs=1.0)
     # one half-life later about half of it is left (again within the requote tolerance)
     assert later_on - later_off == pytest.approx(expected / 2, abs=1.0)
+
+
+# --------------------------------------------------------------------------- a book that follows a jump
+
+
+def _book_after_a_jump(stale_bid: bool, **makers: object) -> tuple[float, float, int]:
+    """After the BTC index's exogenous path falls 8%: the best ask 1 s later against the mark before the
+    jump (bp; inf with no ask), the perp's mid / index - 1 (bp) 5 s later, and the lots left of a
+    trader's bid that rested 10 bp under the old price (``stale_bid``; the jump leaves it ~8% above the
+    new index)."""
+    params = _tight_makers(**makers)
+    params.venue.index_arbitrage_per_second = 0.0
+    market = CryptoMarket(params, seed=6)
+    market.run_for(30)
+    ex = market.exchange
+    stale = None
+    if stale_bid:
+        trader = ex.open_account(5_000_000, leverage=5)
+        stale = ex.submit(trader, 0, BUY, 5, price_ticks=int(ex.index_ticks[0] * 0.999)).oid
+    mark = float(ex.mark_ticks[0])
+    market.index_driver.jump(0, -0.08)
+    market.run_for(1)
+    ask = ex.best_ask(0)
+    ask_bp = (ask / mark - 1.0) * 1e4 if ask is not None else math.inf
+    market.run_for(4)
+    info = ex.order_info(stale) if stale is not None else None
+    return ask_bp, (ex.mid_ticks(0) / ex.index_ticks[0] - 1.0) * 1e4, info[4] if info is not None else 0
+
+
+def test_makers_quote_at_the_band_edge_when_fair_value_jumps_past_it() -> None:
+    """The venue's 5% band around a mark that lags an -8% jump rejects the makers' new ladder: makers
+    that move the layers the band rejects to its edge (a better price for them) keep asks in the book,
+    the others leave it empty until the mark catches up."""
+    ask_on, _, _ = _book_after_a_jump(False, quote_within_price_band=True)
+    ask_off, _, _ = _book_after_a_jump(False)
+    print(f"\n1 s after a -8% jump: best ask {ask_on:.1f} bp from the mark before it, vs {ask_off} without")
+    assert ask_off == math.inf  # every layer fell outside the band: skipped
+    assert ask_on == pytest.approx(-500.0, abs=1.0)  # at the floor: 5% under the mark they quoted at
+
+
+def test_makers_pick_off_stale_quotes_worth_more_than_the_fee() -> None:
+    """A trader's bid left ~8% above fair value by the jump is a trade worth far more than the fee for a
+    maker whose ladder would cross it: with ``take_stale_quotes`` the makers hit it and the perp reaches
+    its index; without, every ask that would cross it is skipped and the stale bid holds the mid up."""
+    _, gap_on, left_on = _book_after_a_jump(True, quote_within_price_band=True, take_stale_quotes=True)
+    _, gap_off, left_off = _book_after_a_jump(True, quote_within_price_band=True)
+    print(
+        f"\n5 s after a -8% jump: stale bid's lots left {left_on} vs {left_off}; perp over its index "
+        f"{gap_on:.0f} bp vs {gap_off:.0f} bp"
+    )
+    assert left_off == 5 and gap_off > 500  # the stale bid still rests and the mid is halfway up to it
+    assert left_on == 0
+    assert abs(gap_on) < 25  # at its index, within the spread the jump's volatility widened
+
+
+def _stale_bid_left(jump: float) -> int:
+    """Lots left of a 5-lot bid resting at the best bid after the index's path moves by ``jump`` (log)
+    and the makers (taking stale quotes) requote for 10 s."""
+    params = _tight_makers(take_stale_quotes=True)
+    params.venue.index_arbitrage_per_second = 0.0
+    market = CryptoMarket(params, seed=6)
+    market.run_for(30)
+    ex = market.exchange
+    trader = ex.open_account(5_000_000, leverage=5)
+    res = ex.submit(trader, 0, BUY, 5, price_ticks=ex.best_bid(0))
+    assert res.filled_lots == 0 and res.oid is not None
+    market.index_driver.jump(0, jump)
+    market.run_for(10)
+    info = ex.order_info(res.oid)
+    return info[4] if info is not None else 0
+
+
+def test_makers_leave_a_quote_within_the_fee_of_fair_value_alone() -> None:
+    """A bid left 2.5 bp above fair value by a -3 bp move crosses the makers' 0.5-bp asks but is worth
+    less than the taker fee (5 bp on binance_like): the makers skip their crossing layers and leave it.
+    Left 9.5 bp above fair value by a -10 bp move, it is worth the fee: they take it."""
+    left_small, left_large = _stale_bid_left(-3e-4), _stale_bid_left(-10e-4)
+    print(f"\nbid lots left after a -3 bp move: {left_small}; after a -10 bp move: {left_large}")
+    assert left_small == 5
+    assert left_large == 0
+
+
+# --------------------------------------------------------------------------- a deep ladder
+
+
+def test_a_ladder_with_growing_gaps_and_sizes_reaches_far_from_the_touch() -> None:
+    params = _tight_makers(layers=8, layer_spacing_growth=2.0, layer_size_growth=1.5)
+    market = CryptoMarket(params, seed=7)
+    market.run_for(10)
+    ex = market.exchange
+    maker = market.makers[0]
+    asks = sorted(
+        (info[3], info[4])
+        for o in ex.open_orders(maker.account)
+        if (info := ex.order_info(o)) is not None and info[1] == 0 and info[2] == SELL
+    )
+    index = ex.index_ticks[0]
+    offsets_bps = [(px / index - 1.0) * 1e4 for px, _ in asks]
+    gaps = np.diff(offsets_bps)
+    sizes = [q for _, q in asks]
+    print(f"\nask offsets {np.round(offsets_bps, 1)} bp, sizes {sizes} lots")
+    assert len(asks) == 8
+    # 0.5 bp, then gaps of 1, 2, 4, ... 64 bp: the outer layer is ~127 bp out (to a tick and the anchor)
+    assert offsets_bps[-1] == pytest.approx(0.5 + 127.0, abs=2.0)
+    assert np.all(gaps[1:] / gaps[:-1] == pytest.approx(2.0, rel=0.15))
+    assert sizes[-1] == pytest.approx(sizes[0] * 1.5**7, rel=0.05)
+
+
+# --------------------------------------------------------------------------- the common price
+
+
+def _after_a_buy(seconds: float, **makers: object) -> tuple[float, float, float, float]:
+    """A $0.5M market buy into four makers on a BTC index that does not move by itself: after ``seconds``,
+    the index's move and the perp mid's move since the buy (bp), the buy's notional ($M) and the makers'
+    net spot hedge as a share of their perp short."""
+    params = _tight_makers(risk_aversion=0.0, **makers)
+    params.venue.index_arbitrage_per_second = 0.0  # only the hedge moves the index
+    market = CryptoMarket(params, seed=5)
+    market.run_for(30)
+    ex = market.exchange
+    index0, mid0 = ex.index_ticks[0], ex.mid_ticks(0)
+    taker = ex.open_account(5_000_000, leverage=5)
+    res = ex.submit(taker, 0, BUY, ex.usd_to_lots(0, 500_000, ex.mid_ticks(0)))
+    notional_musd = sum(f.price_ticks * f.lots for f in res.fills) * ex.tick_value_micro[0] / 1e12
+    market.run_for(seconds)
+    short = -sum(ex.positions(m.account)[0] for m in market.makers)
+    hedged = sum(m.hedge_lots.get(0, 0.0) for m in market.makers)
+    return (
+        (ex.index_ticks[0] / index0 - 1.0) * 1e4,
+        (ex.mid_ticks(0) / mid0 - 1.0) * 1e4,
+        notional_musd,
+        hedged / short,
+    )
+
+
+def test_hedging_makers_pass_the_flow_they_absorb_to_spot() -> None:
+    """Makers short $0.5M of perp buy it back on spot (``hedge_share``): the index rises by the spot
+    impact of their hedge (5 bp per $1M on BTC), and the perp with it; unhedged, only the perp's
+    makers hold the flow and the index does not move."""
+    params = _tight_makers()
+    impact = params.symbols[0].spot_impact_per_musd * 1e4  # bp per $1M
+    idx_on, mid_on, musd, hedged = _after_a_buy(300, hedge_share=1.0)
+    idx_off, _, _, hedged_off = _after_a_buy(300)
+    print(
+        f"\n300 s after a ${musd:.2f}M buy: index {idx_on:+.2f} bp hedged ({hedged:.0%} of the short), "
+        f"{idx_off:+.2f} bp unhedged; perp {mid_on:+.2f} bp"
+    )
+    assert hedged == pytest.approx(1.0, abs=0.02)  # ten half-lives: the hedge has closed the gap
+    assert hedged_off == 0.0 and abs(idx_off) < 0.05
+    # the index's move is the hedge's spot impact, less the little spot resilience takes back in 300 s
+    assert idx_on == pytest.approx(impact * musd, rel=0.1)
+    assert mid_on == pytest.approx(idx_on, abs=1.0)  # the perp follows: one price, not a basis
+
+
+def test_the_flow_impact_the_index_follows_is_permanent_and_counted_once() -> None:
+    """Flow pricing with an index that follows the perp (``index_arbitrage_per_second`` = 0.02): the
+    share of the flow's move the index takes over stays, the rest fades. With a pull k and a half-life
+    h the index takes k / (k + ln 2 / h) of it (0.63 at k = 0.02, h = 60 s); the makers, who net out
+    what the index has followed, then sit at the index, not above it by the flow's move again."""
+    k, h = 0.02, 60.0
+    flow = {"flow_impact_bps_per_musd": 10.0, "flow_impact_halflife_seconds": h}
+
+    def run(seconds: float) -> tuple[float, float, float]:
+        params = _tight_makers(risk_aversion=0.0, **flow)
+        params.venue.index_arbitrage_per_second = k
+        market = CryptoMarket(params, seed=5)
+        market.run_for(30)
+        ex = market.exchange
+        index0, mid0 = ex.index_ticks[0], ex.mid_ticks(0)
+        taker = ex.open_account(5_000_000, leverage=5)
+        res = ex.submit(taker, 0, BUY, ex.usd_to_lots(0, 500_000, ex.mid_ticks(0)))
+        musd = sum(f.price_ticks * f.lots for f in res.fills) * ex.tick_value_micro[0] / 1e12
+        market.run_for(seconds)
+        return (ex.index_ticks[0] / index0 - 1.0) * 1e4, (ex.mid_ticks(0) / mid0 - 1.0) * 1e4, musd
+
+    idx, mid, musd = run(600)
+    expected = 10.0 * musd * k / (k + math.log(2.0) / h)
+    print(f"\n600 s after a ${musd:.2f}M buy: index {idx:+.2f} bp, perp {mid:+.2f} bp (rule {expected:.2f})")
+    # at least the rule's share (the index also follows the buy's walk through the book until the makers
+    # requote, and their 1-bp requote tolerance), never more than the flow's whole move (10 bp per $1M):
+    # counted twice, the makers' move would ride on top of an index that already took it over (6.1 bp)
+    assert expected - 0.3 <= idx < 10.0 * musd
+    assert mid == pytest.approx(idx, abs=1.0)  # the rest has faded: the perp is back at its index
