@@ -190,10 +190,13 @@ class MarketMaker(Trader):
         """Log-move of fair value away from the index from the net taker flow on the tape.
 
         The tape's buyer- minus seller-initiated volume since the last look, in $1M (per $1M x the book's
-        liquidity scale), moves fair value by ``flow_impact_bps_per_musd``. What the index has followed
+        liquidity scale), moves fair value by ``flow_impact_bps_per_musd``, and the move fades with
+        ``flow_impact_halflife_seconds``. With ``flow_impact_net_of_index`` what the index has followed
         since (its endogenous move: arbitrage pull and spot impact, the index's move less the news of its
-        exogenous path) is no longer a move away from it, and the rest fades with
-        ``flow_impact_halflife_seconds``: the flow's impact is permanent in the share the index follows.
+        exogenous path) is taken off the move first, so the flow's impact is permanent in the share the
+        index follows and counted once. Without it the move rides on the index wherever it goes: an index
+        that follows the perp adds to it (a feedback, momentum, whose share grows with the venue's
+        ``index_arbitrage_per_second``).
         """
         p = self._p
         now = view.time_s
@@ -201,9 +204,9 @@ class MarketMaker(Trader):
         endogenous = math.log(view.index_ticks[s] / view.value_ticks[s])
         last_tape, last_t, offset, last_endogenous = self._tape.get(s, (tape, now, 0.0, endogenous))
         flow_musd = (tape - last_tape) * mid * tv / MICRO / 1e6 / view.liquidity_scale[s]
-        offset = (offset - (endogenous - last_endogenous)) * 0.5 ** (
-            (now - last_t) / p.flow_impact_halflife_seconds
-        )
+        if p.flow_impact_net_of_index:
+            offset -= endogenous - last_endogenous
+        offset *= 0.5 ** ((now - last_t) / p.flow_impact_halflife_seconds)
         offset += p.flow_impact_bps_per_musd * 1e-4 * flow_musd
         self._tape[s] = (tape, now, offset, endogenous)
         return offset

@@ -584,6 +584,12 @@ class MarketMakerParams(StrictModel):
         description="half-life of the flow's move of fair value relative to the index: the part the index "
         "(arbitrage, spot) has not followed by then fades",
     )
+    flow_impact_net_of_index: bool = Field(
+        False,
+        description="flow pricing takes off what the index has followed since (its moves that are not news): "
+        "the flow's impact is permanent in the share the index follows and counted once; False: the makers' "
+        "flow move rides on the index wherever it goes, so an index that follows the perp adds to it",
+    )
     keep_queue: bool = Field(
         False,
         description="requotes amend the resting ladder: orders at prices the new ladder keeps stay in "

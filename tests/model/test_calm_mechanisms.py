@@ -438,7 +438,11 @@ def test_the_flow_impact_the_index_follows_is_permanent_and_counted_once() -> No
     h the index takes k / (k + ln 2 / h) of it (0.63 at k = 0.02, h = 60 s); the makers, who net out
     what the index has followed, then sit at the index, not above it by the flow's move again."""
     k, h = 0.02, 60.0
-    flow = {"flow_impact_bps_per_musd": 10.0, "flow_impact_halflife_seconds": h}
+    flow = {
+        "flow_impact_bps_per_musd": 10.0,
+        "flow_impact_halflife_seconds": h,
+        "flow_impact_net_of_index": True,
+    }
 
     def run(seconds: float) -> tuple[float, float, float]:
         params = _tight_makers(risk_aversion=0.0, **flow)
