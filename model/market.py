@@ -597,7 +597,7 @@ class CryptoMarket(mesa.Model):
         Writes the books (triggered stops trade), the clock, marks, funding rates and, at a settlement,
         the accounts' balances.
         """
-        self.exchange.trigger_stops()
+        self.exchange.trigger_stops(self.params.venue.stop_rounds_per_step)
         self.exchange.update_marks(self.dt_seconds)
 
     def phase_liquidation(self) -> None:

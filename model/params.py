@@ -329,6 +329,13 @@ class VenueParams(StrictModel):
     self_trade: Literal["allow", "cancel_taker"] = Field(
         "cancel_taker", description="allow self-trades, or expire the incoming order's rest (prevention)"
     )
+    stop_rounds_per_step: Annotated[int, Field(ge=1, le=50)] = Field(
+        50,
+        description="rounds of stop triggering in one step (each round's fills can reach more stops); the "
+        "makers requote between steps, so with few rounds the book refills between the waves of a stop "
+        "cascade as it does on a venue whose makers are faster than its stops' wave; 50: a cascade runs "
+        "through the resting book within the step",
+    )
 
     @field_validator("tiers")
     @classmethod

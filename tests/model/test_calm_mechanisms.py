@@ -465,3 +465,57 @@ def test_the_flow_impact_the_index_follows_is_permanent_and_counted_once() -> No
     # counted twice, the makers' move would ride on top of an index that already took it over (6.1 bp)
     assert expected - 0.3 <= idx < 10.0 * musd
     assert mid == pytest.approx(idx, abs=1.0)  # the rest has faded: the perp is back at its index
+
+
+# --------------------------------------------------------------------------- stop cascades and the step
+
+
+def _stop_wave(rounds: int) -> tuple[int, float, int]:
+    """Stops fired, the lowest trade (bp under the mid) and the stops still resting, in the step a sale
+    reaches the first of a ladder of 10 stop-losses set 2 bp apart under four one-tick makers with 20
+    layers 1 bp apart of 512 lots (each stop sells 5,000 lots, more than two levels of the four ladders,
+    so its fills reach the next one)."""
+    params = _tight_makers(layers=20)
+    params.venue.stop_rounds_per_step = rounds
+    market = CryptoMarket(params, seed=8)
+    market.run_for(10)
+    ex = market.exchange
+    mid = ex.mid_ticks(0)
+    short = ex.open_account(500_000_000, leverage=5)
+    longs = []
+    for k in range(10):
+        long = ex.open_account(1_000_000, leverage=5)
+        longs.append(long)
+        ex.seed_position(long, short, 0, 5_000, round(mid))
+        ex.submit_stop(long, 0, SELL, 5_000, math.floor(mid * (1.0 - (1.0 + 2.0 * k) * 1e-4)))
+    seller = ex.open_account(5_000_000, leverage=5)
+    fired = ex.stops_triggered
+    low = math.inf
+
+    def record_low() -> None:
+        nonlocal low
+        if ex.books[0].last_price_ticks is not None:
+            low = min(low, ex.books[0].last_price_ticks)
+
+    ex.submit(seller, 0, SELL, 2_500)  # through the first trigger, 1 bp under the mid
+    record_low()
+    market.phase_exchange()  # this step's stops
+    record_low()
+    resting = sum(len(ex.stops_of(a)) for a in longs)
+    return ex.stops_triggered - fired, (1.0 - low / mid) * 1e4, resting
+
+
+def test_a_stop_cascade_waits_for_the_makers_between_rounds() -> None:
+    """With 50 rounds a step, each wave of stops' fills reaches the next trigger and the whole ladder of
+    stops fires into the book within the step; with one round a step only the stops the sale reached
+    fire, and the next wave waits for the makers' requote."""
+    fired_all, low_all, _ = _stop_wave(50)
+    fired_one, low_one, resting_one = _stop_wave(1)
+    print(
+        f"\nstops fired in the step: {fired_all} (50 rounds, low {low_all:.1f} bp) "
+        f"vs {fired_one} (1 round, {low_one:.1f} bp)"
+    )
+    assert fired_all == 10  # the whole ladder, one wave's fills reaching the next trigger
+    assert fired_one < fired_all / 3
+    assert fired_one + resting_one == 10  # the rest still rest: they wait, they are not dropped
+    assert low_one < low_all
