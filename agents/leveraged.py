@@ -201,9 +201,14 @@ class LeveragedTrader(Trader):
                 self._place_stop(s, view)
 
     def _entry_notional_usd(self, s: int, equity_usd: float) -> float:
-        """Equity share x leverage, capped where the venue's brackets stop allowing that leverage."""
-        notional = self._p.position_fraction * max(equity_usd, 0.0) * self.leverage
-        return min(notional, self._p.max_notional_headroom * self.exchange.max_notional_usd(s, self.leverage))
+        """Equity share x leverage, capped where the venue's brackets stop allowing that leverage and at
+        ``max_position_usd`` (x the symbol's liquidity scale), USD."""
+        p = self._p
+        notional = p.position_fraction * max(equity_usd, 0.0) * self.leverage
+        notional = min(notional, p.max_notional_headroom * self.exchange.max_notional_usd(s, self.leverage))
+        if p.max_position_usd is not None:
+            notional = min(notional, p.max_position_usd * self.view.liquidity_scale[s])
+        return notional
 
     def close(self, s: int) -> None:
         """Close the position in ``s`` at market and cancel its stop."""

@@ -459,6 +459,12 @@ class LeveragedTraderParams(StrictModel):
         description="entries stay below this share of the largest notional the venue's brackets allow at "
         "the trader's leverage",
     )
+    max_position_usd: Usd | None = Field(
+        None,
+        description="largest position a trader takes on the leader, USD (x liquidity_scale on the alts): "
+        "the venue's brackets are real venues' and let one account of a market scaled a thousand times "
+        "down hold several percent of an alt's open interest; None: only the brackets cap it",
+    )
     btc_watcher_share: Fraction = Field(
         0.5,
         description="share of traders who read the leader's returns for their alt decisions (with "

@@ -25,3 +25,35 @@ def test_risk_off_shrinks_open_interest_only_when_entries_respond_to_it() -> Non
         deaf, responsive = _oi_change(0.0, seed), _oi_change(0.3, seed)
         print(f"seed {seed}: OI change without the cut {deaf:+.3f}, with it {responsive:+.3f}")
         assert responsive < deaf - 0.05
+
+
+def _largest_positions_usd(max_position_usd: float | None) -> dict[int, float]:
+    """The largest leveraged trader's position per symbol (USD at the mid) after an hour of a small market
+    whose capital has a heavy tail (lognormal sigma 2: a few traders hold many times the median)."""
+    params = small_params(
+        leveraged={"max_position_usd": max_position_usd, "capital_usd": {"median": 5000, "sigma": 2.0}}
+    )
+    market = run_market(params, seed=3, hours=1.0)
+    ex = market.exchange
+    largest = dict.fromkeys(range(ex.n_symbols), 0.0)
+    for trader in market.leveraged:
+        for s, lots in enumerate(ex.positions(trader.account)):
+            notional = abs(lots) * ex.mid_ticks(s) * ex.tick_value_micro[s] / 1e6
+            largest[s] = max(largest[s], notional)
+    return largest
+
+
+def test_no_trader_holds_more_than_the_position_cap_scaled_to_each_book() -> None:
+    """``max_position_usd`` caps every entry at the cap on the leader and at the cap x liquidity scale on
+    the alts (with a drift for the price's move since entry); without it the heavy-tailed capital puts
+    single positions several times larger on the books."""
+    cap = 100_000.0
+    capped, free = _largest_positions_usd(cap), _largest_positions_usd(None)
+    scales = [s.liquidity_scale for s in small_params().symbols]
+    print(
+        f"\nlargest positions, $K: capped {[round(v / 1e3) for v in capped.values()]}, "
+        f"uncapped {[round(v / 1e3) for v in free.values()]}"
+    )
+    for s, scale in enumerate(scales):
+        assert capped[s] <= cap * scale * 1.05  # a position grows only with the price since its entry
+        assert free[s] > 2 * cap * scale
