@@ -42,6 +42,7 @@ class LeveragedTrader(Trader):
         symbols: symbol indices the trader trades (several only in a cross account).
         watch_btc: read the leader's returns for alt decisions (a contagion channel).
         holding_s: holding horizon, seconds.
+        stop_loss: stop distance from the entry, fraction (None: the parameter block's ``stop_loss``).
         reads_sentiment: the sentiment channel: fear and greed tilt entries, exits and re-entry.
     """
 
@@ -59,6 +60,7 @@ class LeveragedTrader(Trader):
         symbols: list[int],
         watch_btc: bool,
         holding_s: float,
+        stop_loss: float | None = None,
         reads_sentiment: bool = True,
     ) -> None:
         super().__init__(
@@ -71,6 +73,7 @@ class LeveragedTrader(Trader):
         self.symbols = symbols
         self.watch_btc = watch_btc
         self.holding_s = holding_s
+        self.stop_loss = params.stop_loss if stop_loss is None else stop_loss
         self.reads_sentiment = reads_sentiment
         self.entry_time: dict[int, float] = {}
         self.stop_ids: dict[int, int] = {}
@@ -230,7 +233,7 @@ class LeveragedTrader(Trader):
             ex.cancel_stop(self.account, old)
         entry = ex.entry_price_ticks(self.account, s)
         if pos > 0:
-            trigger = entry * (1.0 - self._p.stop_loss)
+            trigger = entry * (1.0 - self.stop_loss)
             if self.strategy == "dip_buyer" and self._spacing_ticks[s] > 0 and self._p.stops_at_support:
                 # the support the trader bought above: the round number under both entry and market
                 low = min(entry, view.mid_ticks[s])
@@ -238,7 +241,7 @@ class LeveragedTrader(Trader):
                 trigger = support * (1.0 - self._p.stop_below_support)
             self.stop_ids[s] = ex.submit_stop(self.account, s, SELL, pos, max(1, math.floor(trigger)))
         else:
-            trigger = entry * (1.0 + self._p.stop_loss)
+            trigger = entry * (1.0 + self.stop_loss)
             self.stop_ids[s] = ex.submit_stop(self.account, s, BUY, -pos, math.ceil(trigger))
 
     def seed_position(self, s: int, side: int, entry_ticks: int, counterparty: int, time_s: float) -> float:

@@ -307,6 +307,10 @@ class Exchange:
         """Ids of the account's live stop orders."""
         return self.router.stops_of(account)
 
+    def stop_trigger_ticks(self, stop_id: int) -> int | None:
+        """The trigger price of a live stop order, ticks (None when it is not live)."""
+        return self.router.stop_trigger_ticks(stop_id)
+
     def order_info(self, oid: int) -> tuple[int, int, int, int, int] | None:
         """``(account, symbol, side, price_ticks, resting_lots)`` of a resting order, or None."""
         return self.router.order_info(oid)

@@ -190,6 +190,8 @@ class LeveragedDraws(NamedTuple):
         seeded: starts the run holding a position.
         side: the seeded position's side (``BUY`` or ``SELL``).
         offset: where the seeded entry sits in its spread around the index, in [-1, 1).
+        stop_loss: the trader's stop distance under (over) its entry, fraction (``stop_loss``, spread
+            uniformly by ``stop_loss_spread``; drawn only when that is above 0).
     """
 
     capital_usd: list[float]
@@ -202,6 +204,7 @@ class LeveragedDraws(NamedTuple):
     seeded: list[bool]
     side: list[int]
     offset: list[float]
+    stop_loss: list[float]
 
 
 def draw_leveraged(
@@ -227,7 +230,7 @@ def draw_leveraged(
     n = params.count
     n_sym = len(venue_caps)
     if not n:
-        return LeveragedDraws([], [], [], [], [], [], [], [], [], [])
+        return LeveragedDraws([], [], [], [], [], [], [], [], [], [], [])
     capital = rng.lognormal(math.log(params.capital_usd.median), params.capital_usd.sigma, n)
     weights = np.asarray(params.leverage_weights, dtype=np.float64)
     leverage = rng.choice(
@@ -253,6 +256,13 @@ def draw_leveraged(
     seeded = rng.random(n) < params.seeded_share
     offsets = rng.uniform(-1.0, 1.0, n)
     long_draw = rng.random(n)
+    spread = params.stop_loss_spread
+    # drawn last and only when spread: a market without it draws exactly what it drew before
+    stops = (
+        (params.stop_loss * rng.uniform(1.0 - spread, 1.0 + spread, n)).tolist()
+        if spread
+        else [params.stop_loss] * n
+    )
 
     is_multi = multi & (n_sym > 1)
     # the cross-margin channel: multi-symbol accounts are cross only when it is on
@@ -290,6 +300,7 @@ def draw_leveraged(
         seeded=seeded.tolist(),
         side=side.tolist(),
         offset=offsets.tolist(),
+        stop_loss=stops,
     )
 
 
@@ -317,6 +328,7 @@ def build_leveraged(
             symbols=draws.symbols,
             watch_btc=draws.watch_btc,
             holding_s=draws.holding_s,
+            stop_loss=draws.stop_loss,
             reads_sentiment=reads_sentiment,
         )
     )

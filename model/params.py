@@ -497,6 +497,12 @@ class LeveragedTraderParams(StrictModel):
         description="dip buyers' stops sit under the support (clustered); False: at entry x (1 - stop_loss)",
     )
     stop_loss: Annotated[float, Field(gt=0, le=1)] = Field(0.05, description="stop loss for other strategies")
+    stop_loss_spread: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.0,
+        description="each trader's stop distance is drawn uniformly within stop_loss x (1 -+ this): traders "
+        "who entered in the same range then do not all hold their stops in one band (0: every trader at "
+        "stop_loss)",
+    )
     take_profit: Annotated[float, Field(gt=0, le=10)] = Field(0.04, description="take profit, fraction")
     holding_hours: Hours = Field(12, description="mean holding horizon")
     holding_shape: Annotated[float, Field(ge=1, le=100)] = Field(

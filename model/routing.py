@@ -168,6 +168,11 @@ class OrderRouter:
         """Ids of the account's live stop orders."""
         return sorted(self._account_stops.get(account, ()))
 
+    def stop_trigger_ticks(self, stop_id: int) -> int | None:
+        """The trigger price of a live stop order, ticks (None when it is not live)."""
+        stop = self._stops.get(stop_id)
+        return None if stop is None else stop[4]
+
     def available_usd(self, account: int) -> float:
         """Equity minus the initial margin of worst-case positions (resting orders included), USD."""
         return self.accounts.equity_usd(account) - self._initial_margin_usd(account, None, 0, 0)

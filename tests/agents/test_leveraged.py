@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from model.market import CryptoMarket
 from tests.model.market_helpers import run_market, small_params
 
 
@@ -57,3 +60,32 @@ def test_no_trader_holds_more_than_the_position_cap_scaled_to_each_book() -> Non
     for s, scale in enumerate(scales):
         assert capped[s] <= cap * scale * 1.05  # a position grows only with the price since its entry
         assert free[s] > 2 * cap * scale
+
+
+def _stop_distances(spread: float) -> list[float]:
+    """Each seeded BTC long's stop distance under its entry, fraction, at the start of a small market
+    (stops at support off: every strategy's stop is at its distance from the entry)."""
+    params = small_params(leveraged={"stop_loss_spread": spread, "stops_at_support": False})
+    market = CryptoMarket(params, seed=4)
+    ex = market.exchange
+    out = []
+    for trader in market.leveraged:
+        if ex.positions(trader.account)[0] > 0 and 0 in trader.stop_ids:
+            trigger = ex.stop_trigger_ticks(trader.stop_ids[0])
+            assert trigger is not None
+            out.append(1.0 - trigger / ex.entry_price_ticks(trader.account, 0))
+    return out
+
+
+def test_stop_distances_drawn_per_trader_spread_the_stops_out_of_one_band() -> None:
+    """With ``stop_loss_spread`` 0.5 the stops sit 2.5-7.5% under their entries, spread over the range;
+    without it every one sits at ``stop_loss`` (5%), to a tick."""
+    spread, same = _stop_distances(0.5), _stop_distances(0.0)
+    print(
+        f"\nstop distances: {min(spread):.4f}-{max(spread):.4f} spread, "
+        f"{min(same):.4f}-{max(same):.4f} without"
+    )
+    assert len(spread) > 50 and len(same) > 50
+    assert max(abs(d - 0.05) for d in same) < 1e-4
+    assert min(spread) >= 0.025 - 1e-4 and max(spread) <= 0.075 + 1e-4
+    assert np.std(spread) > 0.01  # uniform over 5 points of price has a std of ~1.4%
