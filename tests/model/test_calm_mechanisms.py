@@ -389,12 +389,13 @@ def test_a_ladder_with_growing_gaps_and_sizes_reaches_far_from_the_touch() -> No
 # --------------------------------------------------------------------------- the common price
 
 
-def _after_a_buy(seconds: float, **makers: object) -> tuple[float, float, float, float]:
+def _after_a_buy(seconds: float, pull: float = 0.0, **makers: object) -> tuple[float, float, float, float]:
     """A $0.5M market buy into four makers on a BTC index that does not move by itself: after ``seconds``,
     the index's move and the perp mid's move since the buy (bp), the buy's notional ($M) and the makers'
-    net spot hedge as a share of their perp short."""
+    net spot hedge as a share of their perp short. ``pull``: the venue's ``index_arbitrage_per_second``
+    (0: only the makers' hedges, if any, move the index)."""
     params = _tight_makers(risk_aversion=0.0, **makers)
-    params.venue.index_arbitrage_per_second = 0.0  # only the hedge moves the index
+    params.venue.index_arbitrage_per_second = pull
     market = CryptoMarket(params, seed=5)
     market.run_for(30)
     ex = market.exchange
@@ -444,20 +445,7 @@ def test_the_flow_impact_the_index_follows_is_permanent_and_counted_once() -> No
         "flow_impact_net_of_index": True,
     }
 
-    def run(seconds: float) -> tuple[float, float, float]:
-        params = _tight_makers(risk_aversion=0.0, **flow)
-        params.venue.index_arbitrage_per_second = k
-        market = CryptoMarket(params, seed=5)
-        market.run_for(30)
-        ex = market.exchange
-        index0, mid0 = ex.index_ticks[0], ex.mid_ticks(0)
-        taker = ex.open_account(5_000_000, leverage=5)
-        res = ex.submit(taker, 0, BUY, ex.usd_to_lots(0, 500_000, ex.mid_ticks(0)))
-        musd = sum(f.price_ticks * f.lots for f in res.fills) * ex.tick_value_micro[0] / 1e12
-        market.run_for(seconds)
-        return (ex.index_ticks[0] / index0 - 1.0) * 1e4, (ex.mid_ticks(0) / mid0 - 1.0) * 1e4, musd
-
-    idx, mid, musd = run(600)
+    idx, mid, musd, _ = _after_a_buy(600, pull=k, **flow)
     expected = 10.0 * musd * k / (k + math.log(2.0) / h)
     print(f"\n600 s after a ${musd:.2f}M buy: index {idx:+.2f} bp, perp {mid:+.2f} bp (rule {expected:.2f})")
     # at least the rule's share (the index also follows the buy's walk through the book until the makers
