@@ -368,7 +368,7 @@ def test_a_ladder_with_growing_gaps_and_sizes_reaches_far_from_the_touch() -> No
     market = CryptoMarket(params, seed=7)
     market.run_for(10)
     ex = market.exchange
-    maker = market.makers[0]
+    maker = next(iter(market.makers))
     asks = sorted(
         (info[3], info[4])
         for o in ex.open_orders(maker.account)
