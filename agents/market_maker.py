@@ -77,9 +77,8 @@ class MarketMaker(Trader):
         self._last_pos: dict[int, int] = {}
         self._last_index: dict[int, float] = {}  # the index's exogenous path at the last requote, ticks
         self._n_quotes: dict[int, int] = {}
-        self._tape: dict[
-            int, tuple[int, float, float, float]
-        ] = {}  # flow impact: tape, time, offset, index's
+        # flow pricing: the tape, time, offset and the index's endogenous log-move at the last look
+        self._tape: dict[int, tuple[int, float, float, float]] = {}
         # hedge_share: the spot hedge held off this venue, per symbol, in perp lots (short spot < 0), and its
         # cost (lots x index ticks at each hedge trade)
         self.hedge_lots: dict[int, float] = {}
@@ -99,15 +98,18 @@ class MarketMaker(Trader):
         view = self.view
         now = view.time_s
         ex = self.exchange
+        pos_row = ex.positions(self.account)  # hedging trades spot: it leaves the perp positions as they are
         if self._p.hedge_share:  # a maker keeps its hedge managed while its quotes are out
-            self._hedge(ex.positions(self.account))
+            self._hedge(pos_row)
         if now < self.withdrawn_until:
             return
-        pos_row = ex.positions(self.account)
         tv = ex.tick_value_micro
         scale = view.liquidity_scale
         hedge = self.hedge_lots
-        net = {s: pos_row[s] + hedge.get(s, 0.0) for s in self.symbols}  # the hedge nets the inventory
+        # the inventory a maker skews and limits by: the perp position, net of the spot hedge if any
+        net: list[float] | list[int] = (
+            [lots + hedge.get(k, 0.0) for k, lots in enumerate(pos_row)] if hedge else pos_row
+        )
         used = [
             abs(net[s]) * view.mid_ticks[s] * tv[s] / MICRO / (self.inventory_limit_usd * scale[s])
             for s in self.symbols
@@ -291,8 +293,9 @@ class MarketMaker(Trader):
                 asks.append((-int(-ref * (1.0 + off)), q))
             off_bps += gap_bps
             gap_bps *= p.layer_spacing_growth
+        limits = ex.price_limits(s) if p.quote_within_price_band or p.take_stale_quotes else (1, 1)
         if p.quote_within_price_band:
-            bids, asks = _within_band(bids, asks, *ex.price_limits(s))
+            bids, asks = _within_band(bids, asks, *limits)
         if p.keep_queue:
             snap = 0.5 * p.layer_spacing_bps * 1e-4 * mid  # ticks
             old_b, old_a = self._last_prices.get(s, ((), ()))
@@ -301,14 +304,20 @@ class MarketMaker(Trader):
             self._last_prices[s] = (tuple(px for px, _ in bids), tuple(px for px, _ in asks))
         ex.replace_quotes(self.account, s, bids, asks, keep_queue=p.keep_queue)
         if p.take_stale_quotes:
-            self._take_stale(s, ref, bids, asks)
+            self._take_stale(s, ref, bids, asks, limits)
 
     def _take_stale(
-        self, s: int, ref: float, bids: list[tuple[int, int]], asks: list[tuple[int, int]]
+        self,
+        s: int,
+        ref: float,
+        bids: list[tuple[int, int]],
+        asks: list[tuple[int, int]],
+        limits: tuple[int, int],
     ) -> None:
         """Hit others' resting orders that are stale by more than the taker fee: bids above fair value
         ``ref`` (ticks) x (1 + fee), asks below ``ref`` x (1 - fee). One IOC per side, limited there (and
-        inside the price band), for the lots of the ladder's layers that would have crossed.
+        inside the price band's ``limits``, ticks), for the lots of the ladder's layers that would have
+        crossed.
 
         A maker's fair value that has moved past someone's resting quote makes that quote a trade worth
         more than its fee: real makers pick such stale quotes off at once (the latency race of Budish,
@@ -317,7 +326,7 @@ class MarketMaker(Trader):
         its limit is beyond the maker's best price on its own side.
         """
         ex = self.exchange
-        lo, hi = ex.price_limits(s)
+        lo, hi = limits  # the price band at this requote
         fee = ex.taker_fee
         best_bid = ex.best_bid(s)
         if asks and best_bid is not None:

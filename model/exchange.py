@@ -20,8 +20,6 @@ view of the array the prices update in place (so an agent's observation stays li
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -340,12 +338,8 @@ class Exchange:
 
     def price_limits(self, symbol: int) -> tuple[int, int]:
         """The lowest and highest limit prices, ticks, the price band allows now (whole ticks inside
-        ``mark x (1 -+ price_band)``; ``(1, a very large number)`` with no band)."""
-        band = self.price_band
-        if band is None:
-            return 1, 1 << 62
-        mark = float(self.prices.mark_ticks[symbol])
-        return max(1, math.ceil(mark * (1.0 - band))), math.floor(mark * (1.0 + band))
+        ``mark x (1 -+ price_band)``; ``(1, 2**62)`` with no band)."""
+        return self.router.price_limits(symbol)
 
     def mid_ticks(self, symbol: int) -> float:
         """Mid in ticks. With one side empty: the last trade (or mark) clipped to the remaining side."""

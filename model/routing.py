@@ -168,6 +168,15 @@ class OrderRouter:
         """Ids of the account's live stop orders."""
         return sorted(self._account_stops.get(account, ()))
 
+    def price_limits(self, symbol: int) -> tuple[int, int]:
+        """The lowest and highest limit prices, ticks, the price band allows now: the whole ticks inside
+        ``mark x (1 -+ price_band)`` (``(1, 2**62)`` with no band)."""
+        band = self.price_band
+        if band is None:
+            return 1, 1 << 62
+        mark = float(self.mark_ticks[symbol])
+        return max(1, math.ceil(mark * (1.0 - band))), math.floor(mark * (1.0 + band))
+
     def stop_trigger_ticks(self, stop_id: int) -> int | None:
         """The trigger price of a live stop order, ticks (None when it is not live)."""
         stop = self._stops.get(stop_id)
@@ -313,14 +322,12 @@ class OrderRouter:
                 account
             ):
                 return 0
-        band = self.price_band
-        mark = float(self.mark_ticks[symbol])
-        lo, hi = (mark * (1.0 - band), mark * (1.0 + band)) if band is not None else (0.0, math.inf)
+        lo, hi = self.price_limits(symbol)
         placed = self._post_side(account, symbol, BUY, bids, lo, hi)
         return placed + self._post_side(account, symbol, SELL, asks, lo, hi)
 
     def _post_side(
-        self, account: int, symbol: int, side: int, quotes: list[tuple[int, int]], lo: float, hi: float
+        self, account: int, symbol: int, side: int, quotes: list[tuple[int, int]], lo: int, hi: int
     ) -> int:
         """Post one side's ``(price_ticks, lots)`` quotes post-only, in order, skipping empty ones, those
         outside ``[lo, hi]`` and those that would cross (a plain loop: this is the makers' hot path).
@@ -380,9 +387,7 @@ class OrderRouter:
             for oid in current:
                 self._cancel(oid, orders[oid])
             return 0
-        band = self.price_band
-        mark = float(self.mark_ticks[symbol])
-        lo, hi = (mark * (1.0 - band), mark * (1.0 + band)) if band is not None else (0.0, math.inf)
+        lo, hi = self.price_limits(symbol)
         want: dict[tuple[int, int], int] = {}
         for side, quotes in ((BUY, bids), (SELL, asks)):
             for price, lots in quotes:
