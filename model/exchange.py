@@ -465,6 +465,10 @@ class Exchange:
         """Move each index by its exogenous log-return and pull it toward the perp mid (basis arbitrage)."""
         self.prices.move_index(dt_s, exo_log_returns)
 
+    def pull_index(self, dt_s: float) -> None:
+        """Basis arbitrage after the step's trading (with ``venue.index_arbitrage_after_trading``)."""
+        self.prices.pull_index(dt_s)
+
     def spot_flow(self, symbol: int, signed_notional_usd: float) -> None:
         """Net spot buying (> 0) or selling routed by arbitrageurs' hedges moves the index."""
         self.prices.spot_flow(symbol, signed_notional_usd)

@@ -361,8 +361,15 @@ def seed_leveraged(
     return out
 
 
-def _clock_symbol(agent: Trader) -> int:
-    """The symbol whose operational time an agent's clock runs in: its own, the leader for several."""
+def _clock_symbol(agent: Trader, watchers_on_leader: bool = False) -> int:
+    """The symbol whose operational time an agent's clock runs in: its own, the leader for several.
+
+    With ``watchers_on_leader`` (``activity.watchers_on_leader_clock``) a BTC watcher (``watch_btc``, the
+    ``btc_watchers`` channel) runs in the leader's time whatever it trades: it reads BTC's moves for its
+    decisions, so it comes to the screen when BTC moves.
+    """
+    if watchers_on_leader and getattr(agent, "watch_btc", False):
+        return 0
     symbol = getattr(agent, "symbol", None)
     if symbol is not None:
         return int(symbol)
@@ -424,7 +431,8 @@ class CryptoMarket(mesa.Model):
         self._rates = np.array([a.rate_per_s for a in self._clocked], dtype=np.float64)
         self._next_fire = self.rng.exponential(1.0, n) / np.maximum(self._rates, 1e-12)
         # attention (params.activity): each clock runs in the operational time of the symbol it trades
-        self._clock_symbol = np.array([_clock_symbol(a) for a in self._clocked], dtype=np.intp)
+        on_leader = p.activity.watchers_on_leader_clock
+        self._clock_symbol = np.array([_clock_symbol(a, on_leader) for a in self._clocked], dtype=np.intp)
         self._op_time = np.zeros(self.n_symbols)
         self._activity_on = p.activity.vol_elasticity > 0
         self._attention_every = max(1, round(p.activity.vol_window_seconds / self.dt_seconds))
@@ -549,6 +557,8 @@ class CryptoMarket(mesa.Model):
     def phase_agents(self) -> None:
         """Agents act: sparse Poisson activation in a shuffled order, then makers and large holders.
 
+        With ``market_makers.requote_first`` the makers requote before the traders act.
+
         Reads the activation clocks; draws the next firing times and the order from the model's
         generator (the makers' shuffle uses ``model.random``). The agents read the view and their
         accounts and write only through ``Exchange`` methods (orders, cancels, deposits).
@@ -570,11 +580,16 @@ class CryptoMarket(mesa.Model):
             fired = np.flatnonzero(self._next_fire <= now)
             if len(fired):
                 self._next_fire[fired] = now + self.rng.exponential(1.0, len(fired)) / self._rates[fired]
+        makers_due = self._step_index % self._maker_every == 0
+        requote_first = self.params.market_makers.requote_first
+        if makers_due and requote_first:
+            self.makers.shuffle_do("step")
+            self.view.refresh_mids()  # the traders see the quotes the makers just posted
         if len(fired):
             clocked = self._clocked
             for i in self.rng.permutation(fired).tolist():
                 clocked[i].step()
-        if self._step_index % self._maker_every == 0:
+        if makers_due and not requote_first:
             self.makers.shuffle_do("step")
         for holder in self.holders:
             holder.step()
@@ -606,10 +621,16 @@ class CryptoMarket(mesa.Model):
     def phase_exchange(self) -> None:
         """Exchange: stop orders fire on the last trade, the clock advances, marks update, funding settles.
 
-        Writes the books (triggered stops trade), the clock, marks, funding rates and, at a settlement,
+        Writes the books (triggered stops trade), the index (basis arbitrage after trading, when
+        ``venue.index_arbitrage_after_trading``), the clock, marks, funding rates and, at a settlement,
         the accounts' balances.
         """
         self.exchange.trigger_stops(self.params.venue.stop_rounds_per_step)
+        if self.params.venue.index_arbitrage_after_trading:
+            before = self.exchange.index_ticks[0]
+            self.exchange.pull_index(self.dt_seconds)
+            # the pull is part of the leader's index move that the alts' index coupling reads next step
+            self._leader_index_return += math.log(self.exchange.index_ticks[0] / before)
         self.exchange.update_marks(self.dt_seconds)
 
     def phase_liquidation(self) -> None:

@@ -3,7 +3,8 @@
 Rules chosen (sources in ``MARKET_FACTS.md`` §3):
 
 * **Index**: exogenous log-returns from the drivers, pulled toward the perp mid by basis arbitrage:
-  ``index += k dt (mid - index)`` with ``k = venue.index_arbitrage_per_second``; arbitrageurs' spot
+  ``index += k dt (mid - index)`` with ``k = venue.index_arbitrage_per_second``, toward the mid before the
+  step's trading or, with ``venue.index_arbitrage_after_trading``, the mid after it; arbitrageurs' spot
   hedges move it too (:meth:`MarketPrices.spot_flow`, ``spot_impact_per_musd``). These endogenous moves
   decay back toward the exogenous path with a half-life of ``spot_resilience_hours``.
 * **Mark** (Binance): median of ``index x (1 + F x time_to_funding / interval)``,
@@ -125,14 +126,15 @@ class MarketPrices:
             dt_s: simulated seconds of this step.
             exo_log_returns: exogenous index log-returns of this step, one per symbol (drivers).
         """
-        k = min(1.0, self.venue.index_arbitrage_per_second * dt_s)
+        # after trading, the pull waits for :meth:`pull_index` at the end of the step
+        k = 0.0 if self.venue.index_arbitrage_after_trading else self._pull_share(dt_s)
         for s in range(self.n_symbols):
             mid = self.books[s].mid()
             index = self.index_ticks[s]
             if exo_log_returns is not None:
                 index *= math.exp(float(exo_log_returns[s]))
             dev = self._index_dev[s]
-            if mid is not None:
+            if mid is not None and k > 0.0:
                 pulled = max(index + k * (mid - index), 1.0)
                 dev += math.log(pulled / index)
                 index = pulled
@@ -141,6 +143,31 @@ class MarketPrices:
             index *= math.exp(decayed - dev)
             self._index_dev[s] = decayed
             self.index_ticks[s] = max(index, 1.0)
+
+    def _pull_share(self, dt_s: float) -> float:
+        """The share of the basis that arbitrage closes in ``dt_s`` seconds: ``min(1, k dt)``."""
+        return min(1.0, self.venue.index_arbitrage_per_second * dt_s)
+
+    def pull_index(self, dt_s: float) -> None:
+        """Basis arbitrage after the step's trading: pull each index toward the mid the trading left.
+
+        Only with ``venue.index_arbitrage_after_trading`` (otherwise :meth:`move_index` pulls, and this
+        does nothing). The pull is an endogenous move of the index: it decays with spot resilience from
+        the next step on, as in :meth:`move_index`.
+        """
+        if not self.venue.index_arbitrage_after_trading:
+            return
+        k = self._pull_share(dt_s)
+        if k <= 0.0:
+            return
+        for s in range(self.n_symbols):
+            mid = self.books[s].mid()
+            if mid is None:
+                continue
+            index = self.index_ticks[s]
+            pulled = max(index + k * (mid - index), 1.0)
+            self._index_dev[s] += math.log(pulled / index)
+            self.index_ticks[s] = pulled
 
     def spot_flow(self, symbol: int, signed_notional_usd: float) -> None:
         """Net spot buying (> 0) or selling routed by arbitrageurs' hedges moves the index.

@@ -99,6 +99,13 @@ class MarketView:
             var += a * (float(r[s]) ** 2 / self.dt_s - var)
             self.vol_1s[s] = math.sqrt(max(var, 0.0))
 
+    def refresh_mids(self) -> None:
+        """Re-read the books' mids within the step (after the makers requoted first); the history and the
+        volatility keep the step's first reading."""
+        ex = self.exchange
+        for s in range(ex.n_symbols):
+            self.mid_ticks[s] = ex.mid_ticks(s)
+
     def ret(self, symbol: int, seconds: float) -> float:
         """Log-return of the mid over the last ``seconds`` (capped at the history kept)."""
         k = min(int(seconds / self.dt_s), self._len - 1)

@@ -20,7 +20,13 @@
   book at the band's edge and hit the orders the jump left behind, so the perp follows its index;
 * a deep ladder (``market_makers.layer_spacing_growth``, ``layer_size_growth``): gaps and sizes grow outward;
 * spot hedging (``market_makers.hedge_share``): the flow the makers absorb moves the index by its spot
-  impact, and the perp with it.
+  impact, and the perp with it;
+* BTC watchers on BTC's clock (``activity.watchers_on_leader_clock``): alt traders who read BTC's moves
+  come to the screen when BTC moves;
+* makers first (``market_makers.requote_first``): the makers requote to the step's news before the
+  traders act, so a long step does not hand the traders a book one step stale;
+* basis arbitrage after trading (``venue.index_arbitrage_after_trading``): the pull of the index toward
+  the perp reads the mid the step's trading left, so it does not pull back the step's own news.
 """
 
 from __future__ import annotations
@@ -79,6 +85,54 @@ def test_the_attention_loop_is_bounded_by_its_cap() -> None:
     market._attention_var[1] = 0.0
     m = market.activity_multiples()
     assert m[0] == 4.0 and m[1] == market.params.activity.min_multiple
+
+
+def _alt_decisions_while_btc_moves(btc_watchers: bool, on_leader: bool = True) -> tuple[float, float, int]:
+    """Clock firings per trader over 10 minutes of ETH's single-symbol traders who watch BTC and of
+    those who do not (and how many watch), BTC's realised volatility held at 4x its calm one and ETH's
+    at its calm one."""
+    params = small_params(
+        **TINY,
+        activity={"vol_elasticity": 1.5, "watchers_on_leader_clock": on_leader},
+        contagion={"btc_watchers": btc_watchers},
+    )
+    market = CryptoMarket(params, seed=4)
+    market._attention_every = 10**9  # hold attention's volatility where the test puts it
+    watcher = np.array([bool(getattr(a, "watch_btc", False)) for a in market._clocked])
+    eth = np.array([list(getattr(a, "symbols", ())) == [1] for a in market._clocked])  # ETH-only traders
+    fired = np.zeros(2, dtype=int)
+    for _ in range(600):
+        market._attention_var[0] = (4.0 * market.view.base_vol_1s[0]) ** 2
+        market._attention_var[1] = market.view.base_vol_1s[1] ** 2
+        before = market._next_fire.copy()
+        market.phase_agents()
+        moved = market._next_fire != before
+        fired += [int(np.count_nonzero(moved & eth & watcher)), int(np.count_nonzero(moved & eth & ~watcher))]
+        market.exchange.update_marks(market.dt_seconds)
+        market._step_index += 1
+    n_watch = int(np.count_nonzero(eth & watcher))
+    n_other = int(np.count_nonzero(eth & ~watcher))
+    return fired[0] / max(n_watch, 1), fired[1] / n_other, n_watch
+
+
+def test_btc_watchers_come_to_the_screen_when_btc_moves() -> None:
+    """A trader who reads BTC's moves for its alt decisions runs in BTC's operational time: with BTC at
+    4x its calm volatility and ETH calm, ETH's BTC watchers decide several times as often per trader as
+    ETH's other traders (``activity.watchers_on_leader_clock``). With the channel off nobody watches, and
+    with the switch off the watchers keep ETH's clock."""
+    per_watcher, per_other, n_watch = _alt_decisions_while_btc_moves(True)
+    _, per_trader_off, n_watch_off = _alt_decisions_while_btc_moves(False)
+    per_watcher_own, per_other_own, _ = _alt_decisions_while_btc_moves(True, on_leader=False)
+    print(
+        f"\nETH decisions per trader in 10 min, BTC at 4x vol: {per_watcher:.2f} by its {n_watch} BTC "
+        f"watchers, {per_other:.2f} by the others; channel off: {per_trader_off:.2f}; watchers on ETH's "
+        f"clock: {per_watcher_own:.2f} / {per_other_own:.2f}"
+    )
+    assert n_watch > 10 and n_watch_off == 0
+    # 4 ** 1.5 = 8x the rate; Poisson counts of this size are far from a 3x ratio by chance
+    assert per_watcher > 3.0 * per_other
+    assert per_trader_off < 2.0 * per_other  # off: ETH's traders keep ETH's calm clock
+    assert per_watcher_own < 2.0 * per_other_own  # switch off: watchers keep the clock of what they trade
 
 
 def test_gamma_horizons_keep_the_mean_and_cut_the_turnover() -> None:
@@ -453,6 +507,68 @@ def test_the_flow_impact_the_index_follows_is_permanent_and_counted_once() -> No
     # counted twice, the makers' move would ride on top of an index that already took it over (6.1 bp)
     assert expected - 0.3 <= idx < 10.0 * musd
     assert mid == pytest.approx(idx, abs=1.0)  # the rest has faded: the perp is back at its index
+
+
+def _index_share_of_its_news(after_trading: bool, dt_seconds: float) -> float:
+    """Std of BTC's 1-minute index returns over an hour / std of its exogenous path's (the news), four
+    tight makers alone, the index pulled toward their mid at 0.02 per second."""
+    params = _makers_only(count=4, half_spread_bps=0.5, layer_spacing_bps=1.0, index_anchor=0.95)
+    params.venue.index_arbitrage_per_second = 0.02
+    params.venue.index_arbitrage_after_trading = after_trading
+    market = CryptoMarket(params, seed=4, dt_seconds=dt_seconds)
+    ex = market.exchange
+    index, path = [], []
+    for _ in range(60):
+        market.run_for(60)
+        index.append(ex.index_ticks[0])
+        path.append(ex.index_path_ticks(0))
+    return float(np.std(np.diff(np.log(index))) / np.std(np.diff(np.log(path))))
+
+
+def test_arbitrage_after_trading_does_not_pull_back_the_steps_news() -> None:
+    """Pulled with the news, the index is pulled toward a perp that has had no time to follow that news:
+    k x dt of it comes back, a fifth at dt = 10 s, and the index keeps less of its news the longer the
+    step. Pulled after the step's trading, toward a perp the makers have moved with the news, the index
+    keeps the same share at dt = 1 s and at 10 s."""
+    on = {dt: _index_share_of_its_news(True, dt) for dt in (1.0, 10.0)}
+    off = {dt: _index_share_of_its_news(False, dt) for dt in (1.0, 10.0)}
+    print(f"\n1-min index vol / news vol: after trading {on}, with the news {off}")
+    assert on[10.0] == pytest.approx(on[1.0], rel=0.05)
+    assert off[10.0] < 0.9 * off[1.0]  # with the news: the step size changes the index's volatility
+    assert on[10.0] > off[10.0] + 0.1
+
+
+def _value_taken_after_a_jump(requote_first: bool) -> tuple[int, float]:
+    """Lots basis arbitrageurs buy in the 10-s step in which BTC's index jumps +30 bp under four tight
+    makers, and how far the makers' mid is then under the index (bp). The arbitrageurs decide about once
+    a second, so most of them act in that step; they buy when the mid is more than 5 bp under the index."""
+    params = _tight_makers(requote_first=requote_first)
+    params.background.fundamental_count = 30
+    params.background.fundamental_orders_per_hour = 3600
+    market = CryptoMarket(params, seed=6, dt_seconds=10.0)
+    market.run_for(60)
+    ex = market.exchange
+    traders = [a for a in market.agents if type(a).__name__ == "FundamentalTrader" and a.symbol == 0]
+    before = sum(ex.positions(a.account)[0] for a in traders)
+    market.index_driver.jump(0, 0.003)
+    market.step()
+    bought = sum(ex.positions(a.account)[0] for a in traders) - before
+    return bought, (1.0 - ex.mid_ticks(0) / ex.index_ticks[0]) * 1e4
+
+
+def test_makers_first_leave_the_traders_no_stale_book_to_take() -> None:
+    """Requoting after the traders, the makers leave the book where the last step's index was: in a 10-s
+    step that moves the index 30 bp the arbitrageurs buy the stale asks. Requoting first, the makers move
+    with the news (95% of it: their anchor) and the arbitrageurs find a mid within their threshold."""
+    first, gap_first = _value_taken_after_a_jump(True)
+    after, gap_after = _value_taken_after_a_jump(False)
+    print(
+        f"\nlots bought in the jump's step: makers first {first} (mid {gap_first:.1f} bp under the "
+        f"index), makers after {after} ({gap_after:.1f} bp)"
+    )
+    assert first == 0
+    assert after > 1000
+    assert gap_first < 5.0  # inside the arbitrageurs' threshold: the book has followed the news
 
 
 # --------------------------------------------------------------------------- stop cascades and the step
