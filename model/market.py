@@ -22,8 +22,8 @@ same.
 
 The populations are built by small functions per population (:func:`build_makers`,
 :func:`build_background`, :func:`build_holders`, :func:`draw_leveraged`, :func:`build_leveraged`,
-:func:`seed_leveraged`) from vectorised draws of the model's generator, in a fixed order; each agent
-gets the exchange, the view and its parameter block in its constructor.
+:func:`seed_leveraged`, :func:`build_relative_value`) from vectorised draws of the model's generator, in
+a fixed order; each agent gets the exchange, the view and its parameter block in its constructor.
 
 This is the one module of ``model/`` that imports ``agents/``.
 """
@@ -43,6 +43,7 @@ from agents.base import Trader
 from agents.large_holder import LargeHolder
 from agents.leveraged import STRATEGIES, LeveragedTrader
 from agents.market_maker import MarketMaker
+from agents.relative_value import RelativeValueTrader
 from model.drivers import IndexDriver, MacroFactor, due_shocks
 from model.exchange import MICRO, Exchange
 from model.liquidation import LiquidationEngine
@@ -139,6 +140,35 @@ def build_background(
             )
         )
     return out
+
+
+def build_relative_value(
+    model: mesa.Model, exchange: Exchange, view: MarketView, params: MarketParams
+) -> list[RelativeValueTrader]:
+    """Open the relative-value desks: desk ``i`` trades alt ``1 + i mod (S - 1)`` at that alt's
+    ``btc_beta``; with ``contagion.relative_value`` off they exist but never trade.
+
+    Returns:
+        The desks in creation order (after every other clocked trader: a market without them draws
+        exactly what it drew before).
+    """
+    rv = params.relative_value
+    n_alts = exchange.n_symbols - 1
+    if not rv.count or n_alts < 1:
+        return []
+    alts = [1 + i % n_alts for i in range(rv.count)]
+    return list(
+        RelativeValueTrader.create_agents(
+            model,
+            rv.count,
+            exchange=exchange,
+            view=view,
+            params=rv,
+            symbol=alts,
+            beta=[params.symbols[s].btc_beta for s in alts],
+            active=params.contagion.relative_value,
+        )
+    )
 
 
 def build_holders(
@@ -366,9 +396,12 @@ def _clock_symbol(agent: Trader, watchers_on_leader: bool = False) -> int:
 
     With ``watchers_on_leader`` (``activity.watchers_on_leader_clock``) a BTC watcher (``watch_btc``, the
     ``btc_watchers`` channel) runs in the leader's time whatever it trades: it reads BTC's moves for its
-    decisions, so it comes to the screen when BTC moves.
+    decisions, so it comes to the screen when BTC moves. An agent whose class sets ``clock_on_leader``
+    (a relative-value desk) always runs in the leader's time.
     """
-    if watchers_on_leader and getattr(agent, "watch_btc", False):
+    if getattr(agent, "clock_on_leader", False) or (
+        watchers_on_leader and getattr(agent, "watch_btc", False)
+    ):
         return 0
     symbol = getattr(agent, "symbol", None)
     if symbol is not None:
@@ -479,7 +512,8 @@ class CryptoMarket(mesa.Model):
         draws = draw_leveraged(self.rng, p.leveraged, p.contagion, caps)
         self.leveraged = build_leveraged(self, ex, view, p.leveraged, draws, p.contagion.sentiment)
         seeded_notionals = seed_leveraged(self.leveraged, draws, ex, p.leveraged, self.basis_desk)
-        self._clocked: list[Trader] = [*background, *self.leveraged]
+        self.relative_value = build_relative_value(self, ex, view, p)
+        self._clocked: list[Trader] = [*background, *self.leveraged, *self.relative_value]
         desk_notional = 0.0
         for notional in (*holder_notionals, *seeded_notionals):  # a running sum: the order fixes the bits
             desk_notional += notional

@@ -864,6 +864,47 @@ class ActivityParams(StrictModel):
     )
 
 
+class RelativeValueParams(StrictModel):
+    """Relative-value (pairs) desks: each trades one alt against the leader (``agents/relative_value.py``).
+
+    A desk sells an alt that is rich against BTC, ``log(alt) - btc_beta x log(BTC)`` above its slow
+    reference, and buys ``btc_beta`` times the notional of BTC against it; the reverse when cheap. Desk
+    ``i`` trades alt ``1 + i mod (S - 1)``. Sizes are per desk and in USD of the alt.
+    """
+
+    count: Count = Field(0, description="relative-value desks (0: none; they need at least one alt)")
+    capital_usd: Usd = Field(1_000_000, description="collateral per desk, USD")
+    leverage: Leverage = Field(5.0, description="leverage of a desk's account, x")
+    position_capital_multiple: PositiveFloat = Field(
+        2.0, description="the desk's largest alt position, in multiples of its capital (at full_gap)"
+    )
+    decisions_per_hour: PerHour = Field(
+        360.0, description="decisions per hour per desk (an algorithm: every 10 s on average)"
+    )
+    order_usd: Usd = Field(50_000, description="largest alt order per decision, USD")
+    threshold: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.003, description="log gap of the spread to its reference below which a desk holds nothing"
+    )
+    full_gap: Annotated[float, Field(gt=0, lt=1)] = Field(
+        0.03, description="log gap at which a desk's position reaches its largest"
+    )
+    halflife_seconds: Seconds = Field(
+        3600.0, description="half-life of the spread's reference: how fast a new alt/BTC relation is accepted"
+    )
+    limit_slippage: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.002, description="IOC limits at most this fraction through the mid, on both legs"
+    )
+    hedge_leader: bool = Field(
+        True, description="hold the leader's leg (beta x the alt notional, the other way)"
+    )
+
+    @model_validator(mode="after")
+    def _band(self) -> RelativeValueParams:
+        if self.full_gap <= self.threshold:
+            raise ValueError(f"full_gap ({self.full_gap}) must exceed threshold ({self.threshold})")
+        return self
+
+
 class ContagionParams(StrictModel):
     """Switches for the contagion channels from the leader (BTC) to the alts."""
 
@@ -872,6 +913,9 @@ class ContagionParams(StrictModel):
     btc_watchers: bool = Field(True, description="alt traders read the leader's returns")
     sentiment: bool = Field(True, description="agents read the fear-and-greed index")
     index_coupling: bool = Field(True, description="alt index returns load on the leader (btc_beta)")
+    relative_value: bool = Field(
+        True, description="relative-value desks (market.relative_value) trade alts against the leader"
+    )
 
 
 class WhaleSale(StrictModel):
@@ -988,6 +1032,7 @@ class MarketParams(StrictModel):
     sentiment: SentimentParams = SentimentParams()
     view: ViewParams = ViewParams()
     activity: ActivityParams = ActivityParams()
+    relative_value: RelativeValueParams = RelativeValueParams()
     contagion: ContagionParams = ContagionParams()
     shocks: list[Shock] = Field(default_factory=list)
     index_path: IndexPathParams | None = Field(
@@ -1025,6 +1070,11 @@ class MarketParams(StrictModel):
             raise ValueError("leveraged.strategy_mix: must not all be zero")
         if lev.symbol_weights is not None and len(lev.symbol_weights) != len(names):
             raise ValueError("leveraged.symbol_weights: one weight per symbol")
+        if self.relative_value.count and len(names) < 2:
+            raise ValueError(
+                f"relative_value.count: {self.relative_value.count} desks need an alt to trade against "
+                f"the leader, and the market has one symbol ({names[0]})"
+            )
         venue = self.venue.resolved()
         # a cap set above what the first margin bracket allows is a contradiction in the config (the
         # brackets would silently win); every such problem is reported at once

@@ -19,7 +19,19 @@ from model.params import default_symbols
 from tests.model.market_helpers import drawdowns_pct, mean, run_market, small_params, summary
 
 SEEDS = (1, 2, 3)
-CHANNELS = ("cross_margin", "shared_mm_budget", "btc_watchers", "sentiment", "index_coupling")
+CHANNELS = (
+    "cross_margin",
+    "shared_mm_budget",
+    "btc_watchers",
+    "sentiment",
+    "relative_value",
+    "index_coupling",
+)
+# the perp-level channels the small market has: relative-value desks only when it has some (by default
+# none, and a channel without agents cannot be ablated)
+PERP_CHANNELS = tuple(
+    ch for ch in CHANNELS[:-1] if ch != "relative_value" or small_params().relative_value.count > 0
+)
 BTC_CRASH = [{"kind": "index_jump", "symbol": "BTC", "pct": -0.08, "at_hour": 0.05}]
 WHALE_SALE = [{"kind": "whale_sale", "at_hour": 0.1, "fraction": 1.0, "mode": "twap", "duration_minutes": 10}]
 
@@ -120,7 +132,7 @@ def test_switching_off_each_perp_level_channel_lowers_the_alt_drawdown() -> None
     base = mean([alt_dd(r) for r in _contagion(perp_only)])
     none = mean([alt_dd(r) for r in _contagion(dict.fromkeys(CHANNELS, False))])
     print(f"\nperp-level channels on: alt dd {base:.2f}%; all off {none:.2f}%")
-    for ch in CHANNELS[:-1]:
+    for ch in PERP_CHANNELS:
         without = mean([alt_dd(r) for r in _contagion({**perp_only, ch: False})])
         print(f"  {ch:>18} off: alt dd {without:.2f}% ({without - base:+.2f} pp)")
         assert without < base, ch
@@ -249,7 +261,7 @@ def test_perp_channel_ablation_over_many_seeds() -> None:
     seeds = tuple(range(1, 9))
     perp_only = {"index_coupling": False}
     base = mean([alt_dd(r) for r in _contagion(perp_only, seeds)])
-    for ch in CHANNELS[:-1]:
+    for ch in PERP_CHANNELS:
         without = mean([alt_dd(r) for r in _contagion({**perp_only, ch: False}, seeds)])
         print(f"\n8 seeds, {ch} off: alt dd {without:.2f}% vs {base:.2f}%")
         assert without < base, ch
