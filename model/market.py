@@ -470,9 +470,8 @@ class CryptoMarket(mesa.Model):
         self._activity_on = p.activity.vol_elasticity > 0
         self._attention_every = max(1, round(p.activity.vol_window_seconds / self.dt_seconds))
         self._attention_var = np.array([v * v for v in self.view.base_vol_1s])  # per second
-        self._attention_alpha = 1.0 - 0.5 ** (
-            self._attention_every * self.dt_seconds / p.view.vol_halflife_seconds
-        )
+        attention_halflife_s = p.activity.vol_halflife_seconds or p.view.vol_halflife_seconds
+        self._attention_alpha = 1.0 - 0.5 ** (self._attention_every * self.dt_seconds / attention_halflife_s)
         self._liq_window: list[float] = []
         self._oi_cache: list[float] = []
         self._leader_index_return = 0.0

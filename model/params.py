@@ -836,9 +836,9 @@ class ActivityParams(StrictModel):
     leader for a multi-symbol account): ``d tau = m dt`` with the activity multiple
     ``m = clip((vol / base_vol_1s) ** vol_elasticity, min_multiple, max_multiple)``, where ``vol`` is the
     realised volatility per sqrt(second) of the mid's returns over ``vol_window_seconds``, exponentially
-    weighted with the view's ``vol_halflife_seconds`` (returns over a fixed window, so the step size does
-    not change it: one-second returns would add the bid-ask bounce), and ``base_vol_1s`` the index's calm
-    volatility. Traders see the price move and come to the screen: order
+    weighted with ``vol_halflife_seconds`` (by default the view's; returns over a fixed window, so the
+    step size does not change it: one-second returns would add the bid-ask bounce), and ``base_vol_1s``
+    the index's calm volatility. Traders see the price move and come to the screen: order
     flow clusters in time with volatility (Cont 2001's volume-volatility correlation), and the flow it
     brings moves the price again, so volatility clusters without any volatility put into the index. With
     ``vol_elasticity = 0`` every clock runs in calendar time, as before this block existed.
@@ -855,6 +855,12 @@ class ActivityParams(StrictModel):
     )
     vol_window_seconds: Seconds = Field(
         60.0, description="return window of the volatility attention reads (a multiple of dt_seconds)"
+    )
+    vol_halflife_seconds: Seconds | None = Field(
+        None,
+        description="half-life of the volatility attention reads: how long traders stay at the screen after "
+        "a move (activity after a shock decays over hours on real venues); None: the view's "
+        "vol_halflife_seconds, which the makers read too",
     )
     watchers_on_leader_clock: bool = Field(
         False,

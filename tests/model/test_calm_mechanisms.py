@@ -21,6 +21,8 @@
 * a deep ladder (``market_makers.layer_spacing_growth``, ``layer_size_growth``): gaps and sizes grow outward;
 * spot hedging (``market_makers.hedge_share``): the flow the makers absorb moves the index by its spot
   impact, and the perp with it;
+* attention's own half-life (``activity.vol_halflife_seconds``): traders stay at the screen after a move
+  for longer than the makers' volatility estimate remembers it;
 * BTC watchers on BTC's clock (``activity.watchers_on_leader_clock``): alt traders who read BTC's moves
   come to the screen when BTC moves;
 * makers first (``market_makers.requote_first``): the makers requote to the step's news before the
@@ -133,6 +135,26 @@ def test_btc_watchers_come_to_the_screen_when_btc_moves() -> None:
     assert per_watcher > 3.0 * per_other
     assert per_trader_off < 2.0 * per_other  # off: ETH's traders keep ETH's calm clock
     assert per_watcher_own < 2.0 * per_other_own  # switch off: watchers keep the clock of what they trade
+
+
+def _attention_left(halflife_s: float | None) -> float:
+    """Share of a burst of BTC attention variance (100x the calm one) left after 10 calm minutes."""
+    activity = {"vol_elasticity": 1.5, "vol_halflife_seconds": halflife_s}
+    market = CryptoMarket(small_params(**TINY, activity=activity), seed=2)
+    base = market.view.base_vol_1s[0] ** 2
+    market._attention_var[0] = 100.0 * base
+    market.run_for(600)
+    return float((market._attention_var[0] - base) / (99.0 * base))
+
+
+def test_attention_can_stay_after_a_move_longer_than_the_makers_volatility() -> None:
+    """``activity.vol_halflife_seconds``: traders stay at the screen for as long as it says after a burst
+    of volatility (30 min: 0.5 ** (600 / 1800) = 79% of it is left after 10 minutes), whatever the
+    volatility half-life the makers read (the view's 300 s, which attention follows by default: 25%)."""
+    slow, default = _attention_left(1800.0), _attention_left(None)
+    print(f"\nattention burst left after 10 min: {slow:.1%} (30-min half-life), {default:.1%} (the view's)")
+    assert slow == pytest.approx(0.5 ** (600 / 1800), abs=0.05)
+    assert default == pytest.approx(0.5 ** (600 / 300), abs=0.05)
 
 
 def test_gamma_horizons_keep_the_mean_and_cut_the_turnover() -> None:
