@@ -103,6 +103,12 @@ class LeveragedTrader(Trader):
             gain = (view.mark_ticks[s] / entry - 1.0) * (1 if pos > 0 else -1)
             if gain >= p.take_profit or view.time_s - self.entry_time.get(s, 0.0) > self.holding_s:
                 return ("close", s, 0)
+            if self.watch_btc and s != 0 and p.watcher_exit_leader_move is not None:
+                # the lead-lag channel: an alt position that BTC's break has gone against is cut before
+                # the alt follows (the watcher reads BTC as the alt's leading indicator)
+                leader = view.ret(0, p.watcher_exit_window_seconds) * (1 if pos > 0 else -1)
+                if leader < -p.watcher_exit_leader_move:
+                    return ("close", s, 0)
             # capitulation: in extreme fear losing longs are cut (the sentiment channel)
             panic = (
                 pos > 0 and gain < 0 and view.sentiment < p.capitulation_sentiment and self.reads_sentiment

@@ -72,9 +72,12 @@ class MarketMaker(Trader):
         self.withdrawals = 0
         self._budget_period_end = params.budget_period_seconds
         self.shared_budget = shared_budget
+        # one risk budget over a book that holds the leader: BTC's volatility is the whole book's risk
+        self._book_has_leader = shared_budget and 0 in symbols
         self._symbol_out_until: dict[int, float] = {}
         self._last_ref: dict[int, float] = {}
         self._last_pos: dict[int, int] = {}
+        self._last_half_bps: dict[int, float] = {}  # the half-spread last quoted, bp
         self._last_index: dict[int, float] = {}  # the index's exogenous path at the last requote, ticks
         self._n_quotes: dict[int, int] = {}
         # flow pricing: the tape, time, offset and the index's endogenous log-move at the last look
@@ -234,6 +237,11 @@ class MarketMaker(Trader):
         vol = view.vol_1s[s]
         if p.vol_widening_above_calm:
             vol = max(vol - view.base_vol_1s[s], 0.0)
+        if p.leader_vol_widening and self._book_has_leader and s != 0 and view.base_vol_1s[0] > 0:
+            # one risk budget for the whole book: BTC's break widens the alts at once, in the alt's units
+            lead = view.vol_1s[0] - (view.base_vol_1s[0] if p.vol_widening_above_calm else 0.0)
+            lead *= p.leader_vol_widening * view.base_vol_1s[s] / view.base_vol_1s[0]
+            vol = max(vol, lead)
         half_bps = min(
             (p.half_spread_bps + p.vol_widening * vol) * (1.0 + p.budget_spread_widening * budget_used),
             p.max_half_spread_bps,
@@ -266,8 +274,15 @@ class MarketMaker(Trader):
             last is not None
             and abs(ref - last) < tolerance_ticks
             and abs(self._last_pos.get(s, 0) - pos) < p.requote_position_layers * lots  # small fills: keep
+            # reading the leader's volatility, a spread that moved by a layer requotes too: the alt's
+            # fair value has not moved when BTC breaks, its risk has
+            and not (
+                p.leader_vol_widening
+                and abs(half_bps - self._last_half_bps.get(s, half_bps)) >= p.layer_spacing_bps
+            )
         ):
             return
+        self._last_half_bps[s] = half_bps
         self._last_ref[s] = ref
         self._last_pos[s] = pos
         self._last_index[s] = news

@@ -477,6 +477,16 @@ class LeveragedTraderParams(StrictModel):
         description="share of traders who read the leader's returns for their alt decisions (with "
         "contagion.btc_watchers on)",
     )
+    watcher_exit_leader_move: PositiveFloat | None = Field(
+        None,
+        description="a BTC watcher closes an alt position that the leader's log-return over "
+        "watcher_exit_window_seconds has gone against by more than this (0.01: a 1% BTC drop closes alt "
+        "longs): alt traders de-risk when BTC breaks, the lead-lag channel of desks that trade alts on "
+        "BTC's moves; None: watchers read BTC for entries only",
+    )
+    watcher_exit_window_seconds: Seconds = Field(
+        300, description="window of the leader's return that watcher_exit_leader_move reads, s"
+    )
     seeded_entry_spread_leverage: NonNegative = Field(
         0.4,
         description="seeded positions' entries are spread uniformly within +-min(this / leverage, "
@@ -576,6 +586,13 @@ class MarketMakerParams(StrictModel):
         False,
         description="widen only for the volatility above the index's calm volatility (base_vol_1s): a calm "
         "book stays at half_spread_bps, a fast one widens at once; False: for all realised volatility",
+    )
+    leader_vol_widening: NonNegative = Field(
+        0.0,
+        description="with a shared risk budget (contagion.shared_mm_budget), an alt's quotes widen with the "
+        "leader's volatility too: the volatility they widen by is max(the alt's own, this x the leader's "
+        "(above its calm with vol_widening_above_calm) x the alt's calm vol / the leader's); a book run "
+        "from one risk budget widens everywhere when BTC breaks. 0: each symbol on its own volatility",
     )
     max_half_spread_bps: Bps = Field(50.0, description="widest half-spread a maker quotes")
     loss_limit_usd: Usd = Field(

@@ -1,0 +1,103 @@
+"""Contagion channels carried by agents: each mechanism tested by what it does in the books.
+
+With the spot-index coupling off no alt index moves with BTC's, so whatever moves the alts after a
+BTC-only index jump is an agent's doing. Each test compares the same seed with the mechanism on and off.
+
+- ``leveraged.watcher_exit_leader_move`` (the ``btc_watchers`` channel): BTC watchers cut alt longs that
+  BTC's break has gone against, and that selling moves the alt books.
+- ``market_makers.leader_vol_widening`` (the ``shared_mm_budget`` channel): a maker running every symbol
+  from one risk budget widens its alt quotes when BTC's volatility jumps; with separate budgets it does
+  not.
+"""
+
+from __future__ import annotations
+
+import math
+
+from model.market import CryptoMarket
+from tests.model.market_helpers import drawdowns_pct, small_params
+
+BTC_ONLY_CRASH = [{"kind": "index_jump", "symbol": "BTC", "pct": -0.04, "at_hour": 0.05}]
+
+
+def _watchers_after_a_btc_crash(exit_move: float | None, seed: int) -> tuple[float, float, dict[str, float]]:
+    """(alt long lots the watchers held just before BTC's -4% jump, lots they hold 10 min after it, the
+    drawdowns %), with the spot coupling off and every trader a BTC watcher on BTC's clock."""
+    params = small_params(
+        shocks=BTC_ONLY_CRASH,
+        leveraged={"btc_watcher_share": 1.0, "watcher_exit_leader_move": exit_move},
+        activity={"watchers_on_leader_clock": True},
+        contagion={"index_coupling": False},
+    )
+    market = CryptoMarket(params, seed=seed)
+    watchers = [a for a in market.leveraged if a.watch_btc]
+
+    def alt_longs() -> float:
+        return float(sum(max(market.exchange.positions(a.account)[s], 0) for a in watchers for s in (1, 2)))
+
+    market.run_for(0.05 * 3600 - 1)
+    before = alt_longs()
+    market.run_for(600)
+    after = alt_longs()
+    return before, after, drawdowns_pct(market)
+
+
+def test_btc_watchers_cut_alt_longs_when_btc_breaks_and_the_alts_fall() -> None:
+    """Same seeds, the exit rule off: the watchers keep their alt longs through BTC's fall (they close
+    them only on their own horizon, stop or take-profit), and the alts fall less."""
+    for seed in (1, 2):
+        before_on, after_on, dd_on = _watchers_after_a_btc_crash(0.01, seed)
+        before_off, after_off, dd_off = _watchers_after_a_btc_crash(None, seed)
+        print(
+            f"\nseed {seed}: watchers' alt long lots {before_on:.0f} -> {after_on:.0f} with the exit, "
+            f"{before_off:.0f} -> {after_off:.0f} without; dd with {dd_on}, without {dd_off}"
+        )
+        assert before_on == before_off > 0  # the same market until the jump
+        # BTC's 5-min return is past -1% for the 5 minutes after the jump: a watcher deciding then (Poisson
+        # at decisions_per_hour) cuts its alt longs; at least half of that expected share is cut
+        rate_per_s = small_params().leveraged.decisions_per_hour / 3600.0
+        deciding = 1.0 - math.exp(-rate_per_s * 300.0)
+        assert before_on - after_on > 0.5 * deciding * before_on
+        assert after_off > 0.95 * before_off  # without the rule they stay
+        assert dd_on["BTC"] > 3.0 and dd_off["BTC"] > 3.0
+        alt_on = (dd_on["ETH"] + dd_on["SOL"]) / 2
+        alt_off = (dd_off["ETH"] + dd_off["SOL"]) / 2
+        assert alt_on > 1.5 * alt_off  # the cut longs are sold into the alt books
+
+
+def _alt_half_spread_after_a_btc_jump(widening: float, shared: bool) -> tuple[float, float]:
+    """ETH's best-quote half-spread (bp) in a makers-only market 2 s before and 5 s after a -4% jump of
+    BTC's index path, the spot coupling off (ETH's index does not move)."""
+    params = small_params(
+        leveraged={"count": 0},
+        large_holders={"count": 0},
+        background={"fundamental_count": 0, "noise_count": 0},
+        market_makers={"count": 4, "leader_vol_widening": widening, "vol_widening_above_calm": True},
+        contagion={"index_coupling": False, "shared_mm_budget": shared},
+    )
+    market = CryptoMarket(params, seed=3)
+    ex = market.exchange
+
+    def half_spread_bp() -> float:
+        bid, ask = ex.best_bid(1), ex.best_ask(1)
+        assert bid is not None and ask is not None
+        return (ask - bid) / (ask + bid) * 1e4
+
+    market.run_for(60)
+    before = half_spread_bp()
+    market.index_driver.jump(0, -0.04)
+    market.run_for(5)
+    return before, half_spread_bp()
+
+
+def test_a_shared_risk_budget_widens_the_alt_quotes_when_btc_breaks() -> None:
+    before_on, after_on = _alt_half_spread_after_a_btc_jump(1.0, shared=True)
+    _, after_off = _alt_half_spread_after_a_btc_jump(0.0, shared=True)
+    _, after_separate = _alt_half_spread_after_a_btc_jump(1.0, shared=False)
+    print(
+        f"\nETH half-spread {before_on:.2f} bp before BTC's jump; 5 s after: {after_on:.2f} bp with the "
+        f"leader's vol read, {after_off:.2f} without, {after_separate:.2f} with separate budgets"
+    )
+    assert after_on > 3.0 * after_off  # BTC's break widens ETH's quotes at once
+    assert after_off < 2.0 * before_on + 0.5  # on ETH's own (unmoved) volatility they stay calm
+    assert after_separate < 2.0 * before_on + 0.5  # per-symbol budgets: the channel is off
