@@ -27,6 +27,7 @@ import difflib
 import hashlib
 import itertools
 import json
+import math
 import platform
 import re
 import subprocess
@@ -40,6 +41,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from experiments.summary import SYMBOL_METRICS
 from model.metrics import CASCADE_DROP, CASCADE_LIQ_SHARE, CASCADE_WINDOW_S, CascadeDefinition
 from model.params import DEFAULTS_VERSION, SHOCK_CLASSES, MarketParams, StrictModel
 
@@ -110,6 +112,41 @@ class ConfigError(Exception):
 # model.params; this schema only adds the run and study settings and the rules that tie them to the market.
 
 
+ABLATION_METRICS = (
+    "alt_mean_drawdown_pct",
+    "alt_max_drawdown_pct",
+    "leader_max_drawdown_pct",
+    "leader_return_pct",
+    "liquidated_usd",
+    "liquidations_long_usd",
+    "liquidations_short_usd",
+    "cascade_count",
+    "bad_debt_usd",
+    "adl_notional_usd",
+    "insurance_fund_drawdown_pct",
+)
+"""Run-level columns of ``results.parquet`` an ablation can compare (``<SYMBOL>_<metric>`` of
+:data:`experiments.summary.SYMBOL_METRICS` too)."""
+
+
+class AblationParams(StrictModel):
+    """An ablation study: each grid point against a reference point, paired seed by seed.
+
+    The grid lists the variants (typically one key, a whole block such as ``market.contagion``, with one
+    mechanism switched off per value); the study report ranks the variants by their effect on ``metric``
+    with 95% intervals over the paired seeds (:func:`experiments.stats.ablation_table`) and draws it.
+    """
+
+    metric: str = Field(
+        "alt_mean_drawdown_pct",
+        description="the results.parquet column compared: one of ABLATION_METRICS or <SYMBOL>_<metric> "
+        "(e.g. ETH_max_drawdown_pct); percent or USD as the column is",
+    )
+    reference: Annotated[int, Field(ge=0)] = Field(
+        0, description="index of the grid point the others are compared with (every mechanism on)"
+    )
+
+
 class StudyParams(StrictModel):
     """Monte Carlo study settings, used by ``cascadelab sweep`` (ignored by a single run)."""
 
@@ -129,6 +166,11 @@ class StudyParams(StrictModel):
     thresholds: Annotated[list[Annotated[float, Field(gt=0, le=1)]], Field(min_length=1)] = Field(
         default_factory=lambda: [0.05, 0.1, 0.2],
         description="leader (BTC) drawdown thresholds, fractions, for the fragility table",
+    )
+    ablation: AblationParams | None = Field(
+        None,
+        description="compare every grid point with a reference point, seed by seed (the report's "
+        "ablation ranking); None: no ablation section",
     )
 
     @field_validator("grid")
@@ -1018,6 +1060,41 @@ def point_config(cfg: ExperimentConfig, point: Mapping[str, Any]) -> ExperimentC
     return out.model_copy(update={"study": cfg.study})
 
 
+def ablation_problems(cfg: ExperimentConfig, grid: Mapping[str, Sequence[Any]]) -> list[str]:
+    """What is wrong with a study's ``ablation`` section against its grid (empty when nothing is).
+
+    Args:
+        cfg: the study's config.
+        grid: the grid it will run (``study.grid`` with any command-line entries merged).
+
+    Returns:
+        Problem lines naming ``study.ablation.<key>``.
+    """
+    ablation = cfg.study.ablation
+    if ablation is None:
+        return []
+    problems: list[str] = []
+    points = math.prod(len(v) for v in grid.values()) if grid else 1
+    if points < 2:
+        problems.append("study.ablation: needs a grid of at least two points (a reference and a variant)")
+    elif ablation.reference >= points:
+        problems.append(
+            f"study.ablation.reference: {ablation.reference} is not a grid point (the grid has {points}, "
+            f"numbered from 0)"
+        )
+    names = [s.name for s in cfg.market.symbols]
+    per_symbol = {f"{n}_{m}" for n in names for m in SYMBOL_METRICS}
+    if ablation.metric not in ABLATION_METRICS and ablation.metric not in per_symbol:
+        close = difflib.get_close_matches(ablation.metric, [*ABLATION_METRICS, *sorted(per_symbol)], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(
+            f"study.ablation.metric: {ablation.metric!r} is not a results column an ablation compares{hint}; "
+            f"use one of {', '.join(ABLATION_METRICS)} or <SYMBOL>_<metric> with a metric of "
+            f"{', '.join(SYMBOL_METRICS)}"
+        )
+    return problems
+
+
 def check_grid(cfg: ExperimentConfig, grid: Mapping[str, Sequence[Any]] | None = None) -> list[str]:
     """Validate every grid point of a study before anything runs.
 
@@ -1035,6 +1112,7 @@ def check_grid(cfg: ExperimentConfig, grid: Mapping[str, Sequence[Any]] | None =
             problems.append(f"study.grid.{key}: needs at least one value")
     if problems:
         return problems
+    problems += ablation_problems(cfg, grid)
     for point in grid_points(grid):
         try:
             point_config(cfg, point)

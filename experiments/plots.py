@@ -19,6 +19,7 @@ figures: ``fragility.png`` (probabilities with confidence intervals against the 
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from experiments.format import format_hms, format_usd
-from experiments.stats import risk_outcomes, threshold_label
+from experiments.stats import ablation_table, compact_grid_labels, risk_outcomes, threshold_label
 from experiments.stylized import KURTOSIS_HORIZONS, aggregate, autocorrelation, excess_kurtosis, minute_series
 
 _DPI = 110
@@ -673,7 +674,12 @@ def fragility_figure(
     groups: list[tuple[Any, pd.DataFrame]] = (
         list(frag.groupby(hue_key, sort=False)) if hue_key else [(None, frag)]
     )
-    fig, axes = _subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), sharey=True, squeeze=False)
+    # categories with long labels (a block swept, see compact_grid_labels) get an inch each
+    wide = not numeric and max((len(str(v)) for v in pd.unique(x)), default=0) > 10
+    panel_in = max(4.2, 1.1 * len(pd.unique(x))) if wide else 4.2
+    fig, axes = _subplots(
+        1, len(metrics), figsize=(panel_in * len(metrics), 5.5 if wide else 3.8), sharey=True, squeeze=False
+    )
     palette = sns.color_palette(n_colors=max(len(groups), 1))
     positions = {v: i for i, v in enumerate(pd.unique(x))}
     for ax, (metric, title) in zip(axes[0], metrics, strict=False):
@@ -691,7 +697,13 @@ def fragility_figure(
         ax.set_xlabel(xcol)
         ax.set_ylim(-0.02, 1.02)
         if not numeric:
-            ax.set_xticks(list(positions.values()), [str(v) for v in positions], rotation=30)
+            ax.set_xticks(
+                list(positions.values()),
+                [str(v) for v in positions],
+                rotation=30,
+                ha="right",
+                fontsize=8 if wide else None,
+            )
         elif log_x or (
             log_x is None and len(x) and float(x.min()) > 0 and float(x.max()) / float(x.min()) > 20
         ):
@@ -725,6 +737,8 @@ def study_figures(
     out.mkdir(parents=True, exist_ok=True)
     if frag.empty:
         return []
+    # a grid over a whole block (JSON mappings) is labelled by what each point changes
+    results, frag = compact_grid_labels(results, keys), compact_grid_labels(frag, keys)
     with _style():
         return _draw_study_figures(results, frag, keys, thresholds, out)
 
@@ -748,11 +762,15 @@ def _draw_study_figures(
     if hue:
         data[hue] = data[hue].astype(str)
     if "liquidated_usd" in data:
-        fig, ax = _subplots(figsize=(8, 4))
+        fig, ax = _subplots(figsize=(max(8.0, 1.3 * data[xcol].nunique()), 4.5))
         with warnings.catch_warnings():  # seaborn 0.13 passes matplotlib 3.11's deprecated `vert`
             warnings.simplefilter("ignore", category=DeprecationWarning)
             warnings.filterwarnings("ignore", message=".*vert.*")
             sns.boxplot(data=data, x=xcol, y="liquidated_usd", hue=hue, ax=ax, showfliers=True, fliersize=2)
+        if data[xcol].map(lambda v: len(str(v))).max() > 10:  # long categories: slanted, not overlapping
+            ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+            for label in ax.get_xticklabels():
+                label.set_horizontalalignment("right")
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_usd_formatter))
         ax.set_title("liquidated notional per run")
         ax.set_ylabel("USD")
@@ -775,6 +793,59 @@ def _draw_study_figures(
         ax.set_title("contagion: alt vs leader drawdown")
         paths.append(_save(fig, out / "drawdowns.png"))
     return paths
+
+
+def ablation_plot(table: pd.DataFrame, metric: str) -> Figure:
+    """Each variant's paired effect on ``metric`` against the reference, with its 95% interval.
+
+    Args:
+        table: :func:`experiments.stats.ablation_table` (ranked: the largest drop on top).
+        metric: the compared column (the x label).
+
+    Returns:
+        A figure of one horizontal bar per variant (effect = variant - reference, seed by seed), a t
+        interval as its error bar and a line at zero; bars whose interval excludes zero are filled dark.
+    """
+    labels = [textwrap.fill(str(v), 36) for v in table["label"]]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    fig, ax = _subplots(figsize=(10, max(2.5, 0.3 * lines + 0.25 * len(table) + 1.5)))
+    y = np.arange(len(table))[::-1]
+    effect = table["effect"].to_numpy(dtype=float)
+    lo = table["effect_lo"].to_numpy(dtype=float)
+    hi = table["effect_hi"].to_numpy(dtype=float)
+    err = np.vstack([np.nan_to_num(effect - lo), np.nan_to_num(hi - effect)])
+    colors = ["#1f4e79" if bool(x) else "#9ecae1" for x in table["excludes_zero"]]
+    ax.barh(y, np.nan_to_num(effect), xerr=err, color=colors, edgecolor="none", capsize=3)
+    ax.axvline(0.0, color="grey", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel(f"effect on {metric} (variant - reference, paired by seed; 95% t interval)")
+    ax.set_title("ablation: each variant against the reference (dark: interval excludes 0)")
+    return fig
+
+
+def ablation_figure(
+    results: pd.DataFrame, keys: Sequence[str], metric: str, reference: int, path: str | Path
+) -> Path | None:
+    """Draw :func:`ablation_plot` of a study's results to ``path`` (None when there is nothing to draw).
+
+    Args:
+        results: the study table.
+        keys: the grid keys.
+        metric: the compared column.
+        reference: the reference grid point.
+        path: the PNG to write.
+
+    Returns:
+        The file written, or None.
+    """
+    table = ablation_table(results, keys, metric, reference)
+    if table.empty:
+        return None
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _style():
+        return _save(ablation_plot(table, metric), out)
 
 
 def risk_outcomes_plot(risk: pd.DataFrame, keys: Sequence[str]) -> Figure:

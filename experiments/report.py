@@ -17,9 +17,9 @@ import pandas as pd
 
 from experiments.config import ExperimentConfig
 from experiments.format import finite, format_hms, format_num, format_pct, format_prob, format_usd
-from experiments.plots import compare_figures, run_figures, study_figures
+from experiments.plots import ablation_figure, compare_figures, run_figures, study_figures
 from experiments.rundir import RunResult, load_run
-from experiments.stats import RISK_METRICS, numeric_column, risk_outcomes, threshold_label
+from experiments.stats import RISK_METRICS, ablation_table, numeric_column, risk_outcomes, threshold_label
 from experiments.stylized import (
     ALT_SPREAD_MAX_BP,
     TAIL_FRACTION,
@@ -602,6 +602,7 @@ def study_report_markdown(
         rcols += [(f"_{col}", label, str) for col, label in RISK_METRICS]
         rcols.append(("_fund", "P(fund exhausted)", str))
         lines.append(markdown_table(records, rcols))
+    lines += ablation_section(results, config, grid_keys)
     lines += study_facts_section(results, grid_keys)
     if n_failed:
         failed = results[results["status"] != "ok"].head(20)
@@ -619,6 +620,58 @@ def study_report_markdown(
             ),
         ]
     return _finish(lines, figures)
+
+
+ABLATION_HEADING = "## Ablation: each variant against the reference, paired by seed"
+"""The heading of the study report's ablation section."""
+
+
+def ablation_section(results: pd.DataFrame, config: ExperimentConfig, grid_keys: Sequence[str]) -> list[str]:
+    """The study report's ablation ranking (only for a study with ``study.ablation``).
+
+    Args:
+        results: the study table.
+        config: the study's config (its ``study.ablation`` names the metric and the reference point).
+        grid_keys: the swept keys.
+
+    Returns:
+        Markdown lines: the table of :func:`experiments.stats.ablation_table`, or a line saying why there
+        is none; nothing without an ablation section.
+    """
+    ablation = config.study.ablation
+    if ablation is None:
+        return []
+    table = ablation_table(results, grid_keys, ablation.metric, ablation.reference)
+    lines = [
+        ABLATION_HEADING,
+        "",
+        f"Each grid point against point {ablation.reference} (the reference), on `{ablation.metric}`: the "
+        "effect is the variant's value minus the reference's on the same seed (every point runs the same "
+        "seeds), averaged over the seeds, with a 95% Student-t interval over the paired differences. "
+        "Ranked by effect, most negative first: the mechanism whose removal lowers the metric most carries "
+        "most of it. *share* is the effect over the reference's mean.",
+        "",
+    ]
+    if table.empty:
+        return [*lines, "(no pair of finished runs to compare)", ""]
+    records = table.to_dict("records")
+    for rec in records:
+        rec["_effect"] = (
+            f"{format_num(rec['effect'])} [{format_num(rec['effect_lo'])}, {format_num(rec['effect_hi'])}]"
+        )
+        rec["_share"] = format_pct(100.0 * rec["share"]) if finite(rec["share"]) is not None else "-"
+        rec["_excl"] = "yes" if rec["excludes_zero"] else "no"
+    cols: list[tuple[str, str] | tuple[str, str, Formatter]] = [
+        ("rank", "rank", format_num),
+        ("label", "variant (what differs from the reference)", str),
+        ("pairs", "seeds", format_num),
+        ("mean", f"{ablation.metric}", format_num),
+        ("reference_mean", "reference", format_num),
+        ("_effect", "effect [95% interval]", str),
+        ("_share", "share of the reference", str),
+        ("_excl", "interval excludes 0", str),
+    ]
+    return [*lines, markdown_table(records, cols), ""]
 
 
 STUDY_FACTS_HEADING = "## Stylized facts over runs (MARKET_FACTS §4–§5)"
@@ -694,6 +747,12 @@ def write_study_report(
     rels: list[str] = []
     if figures and len(frag):
         pngs = study_figures(results, frag, grid_keys, config.study.thresholds, path / "figures")
+        ablation = config.study.ablation
+        if ablation is not None:
+            png = ablation_figure(
+                results, grid_keys, ablation.metric, ablation.reference, path / "figures" / "ablation.png"
+            )
+            pngs += [png] if png is not None else []
         rels = [p.relative_to(path).as_posix() for p in pngs]
     text = study_report_markdown(results, frag, config, grid_keys, rels, hours)
     (path / "report.md").write_text(text, encoding="utf-8")

@@ -8,12 +8,14 @@ distribution of the liquidated notional and the drawdowns.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 WILSON_Z95 = 1.959963984540054
 """The standard normal quantile of a two-sided 95% interval."""
@@ -196,3 +198,149 @@ def risk_outcomes(results: pd.DataFrame, grid_keys: Sequence[str]) -> pd.DataFra
     table = table.sort_values(order, na_position="last", kind="stable").reset_index(drop=True)
     table.insert(0, "rank", range(1, len(table) + 1))
     return table
+
+
+def _point_settings(group: pd.DataFrame, grid_keys: Sequence[str]) -> dict[str, Any]:
+    """A grid point's settings, flattened: a key whose value is a JSON mapping (a whole block swept, like
+    ``market.contagion``) gives one ``key.field`` entry per field."""
+    out: dict[str, Any] = {}
+    for key in grid_keys:
+        value = group[key].iloc[0] if key in group else None
+        parsed = None
+        if isinstance(value, str) and value.startswith("{"):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = None
+        if isinstance(parsed, dict):
+            out.update({f"{key}.{k}": v for k, v in parsed.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def _settings_label(settings: Mapping[str, Any], reference: Mapping[str, Any]) -> str:
+    """What a point sets apart from the reference point, e.g. ``cross_margin=false``."""
+
+    def show(v: Any) -> str:
+        return json.dumps(v) if isinstance(v, bool) or v is None else str(v)
+
+    diffs = [
+        f"{k.split('.')[-1]}={show(settings.get(k))}"
+        for k in sorted(set(settings) | set(reference))
+        if settings.get(k) != reference.get(k)
+    ]
+    return ", ".join(diffs) if diffs else "(the reference)"
+
+
+def ablation_table(
+    results: pd.DataFrame, grid_keys: Sequence[str], metric: str, reference: int = 0
+) -> pd.DataFrame:
+    """Each grid point's effect on ``metric`` against a reference point, paired by seed.
+
+    Every grid point of a study runs the same seeds (common random numbers), so the effect of switching a
+    mechanism off is measured seed by seed: ``metric(point, seed) - metric(reference, seed)``. The interval
+    is Student's t over the paired differences (95%, n - 1 degrees of freedom); it "excludes zero" when
+    both ends have the same sign. Runs that failed, and seeds missing at either point, are left out.
+
+    Args:
+        results: the study table (one row per run: ``point``, ``seed_index``, ``status``, the metric).
+        grid_keys: the swept keys (columns of ``results``); a key holding a JSON mapping is compared field
+            by field for the labels.
+        metric: the column to compare (e.g. ``alt_mean_drawdown_pct``, percent).
+        reference: the grid point the others are compared with (the one with every mechanism on).
+
+    Returns:
+        One row per grid point other than the reference, ranked by the effect (most negative first: the
+        mechanism whose removal lowers the metric most): ``rank``, ``point``, ``label`` (the settings that
+        differ from the reference), ``pairs``, ``mean`` (the point's mean of the metric), ``reference_mean``
+        (over the same seeds), ``effect`` and its ``effect_lo`` / ``effect_hi``, ``share`` (effect over the
+        reference mean) and ``excludes_zero``. Empty when the metric or the reference point is missing.
+    """
+    columns = [
+        "rank", "point", "label", "pairs", "mean", "reference_mean", "effect", "effect_lo", "effect_hi",
+        "share", "excludes_zero",
+    ]  # fmt: skip
+    ok = results[results["status"] == "ok"] if "status" in results else results
+    if metric not in ok or ok.empty or reference not in set(ok["point"]):
+        return pd.DataFrame(columns=columns)
+    values = ok.assign(_m=pd.to_numeric(ok[metric], errors="coerce"))
+    ref_rows = values[values["point"] == reference]
+    ref = ref_rows.set_index("seed_index")["_m"]
+    ref_settings = _point_settings(ref_rows, grid_keys)
+    rows: list[dict[str, Any]] = []
+    for point in sorted(int(v) for v in values["point"].unique()):
+        if point == reference:
+            continue
+        group = values[values["point"] == point]
+        mine = group.set_index("seed_index")["_m"]
+        paired = pd.concat([mine, ref], axis=1, join="inner").dropna()
+        x, r = paired.iloc[:, 0].to_numpy(dtype=float), paired.iloc[:, 1].to_numpy(dtype=float)
+        n = len(x)
+        diff = x - r
+        effect = float(diff.mean()) if n else math.nan
+        if n > 1:
+            half = float(stats.t.ppf(0.975, n - 1)) * float(diff.std(ddof=1)) / math.sqrt(n)
+        else:
+            half = math.nan
+        ref_mean = float(r.mean()) if n else math.nan
+        rows.append(
+            {
+                "point": point,
+                "label": _settings_label(_point_settings(group, grid_keys), ref_settings),
+                "pairs": n,
+                "mean": float(x.mean()) if n else math.nan,
+                "reference_mean": ref_mean,
+                "effect": effect,
+                "effect_lo": effect - half,
+                "effect_hi": effect + half,
+                "share": effect / ref_mean if n and ref_mean else math.nan,
+                "excludes_zero": bool(n > 1 and (effect - half > 0 or effect + half < 0)),
+            }
+        )
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    table = pd.DataFrame(rows).sort_values("effect", na_position="last", kind="stable")
+    table.insert(0, "rank", range(1, len(table) + 1))
+    return table.reset_index(drop=True)[columns]
+
+
+def compact_grid_labels(frame: pd.DataFrame, grid_keys: Sequence[str]) -> pd.DataFrame:
+    """A copy of a study table whose block-valued grid columns read as short labels, for figures.
+
+    A grid key that sweeps a whole block (``market.contagion: [{...}, {...}]``) holds JSON mappings;
+    drawn as they are they overlap. Each becomes what it sets apart from the first grid point's mapping
+    (``cross_margin=false``); the first point (and any point equal to it) shows its own fields. Scalar
+    grid columns are left as they are.
+
+    Args:
+        frame: a table with a ``point`` column and the grid columns (results or fragility).
+        grid_keys: the swept keys.
+
+    Returns:
+        The relabelled copy (the input is not changed).
+    """
+    out = frame.copy()
+    for key in grid_keys:
+        if key not in out or out.empty:
+            continue
+        parsed: dict[Any, dict[str, Any]] = {}
+        for value in out[key].unique():
+            try:
+                obj = json.loads(value) if isinstance(value, str) and value.startswith("{") else None
+            except ValueError:
+                obj = None
+            if not isinstance(obj, dict):
+                break
+            parsed[value] = obj
+        else:
+            first_value = out.sort_values("point")[key].iloc[0] if "point" in out else out[key].iloc[0]
+            first = parsed[first_value]
+            own = _settings_label(first, {})
+            # one setting a line: the labels stay narrow on a figure's axis
+            labels = {
+                v: (_settings_label(m, first) if m != first else own).replace(", ", "\n")
+                for v, m in parsed.items()
+            }
+            out[key] = out[key].map(labels)
+    return out

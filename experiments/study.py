@@ -14,6 +14,8 @@ A study directory (``cascadelab sweep CONFIG --seeds N --grid key=v1,v2 --out DI
   stylized facts as ``fact_<SYMBOL>_<fact>`` columns), sorted by (grid point, seed index);
 - ``fragility.parquet`` / ``fragility.csv``: per grid point, P(cascade) and P(leader drawdown >= t) with
   95% Wilson intervals, and the distribution of liquidated notional and drawdowns;
+- ``ablation.csv`` (a study with ``study.ablation``): each grid point's effect on a metric against a
+  reference point, paired by seed, with 95% t intervals, ranked;
 - ``figures/*.png`` and ``report.md``.
 
 Seeds: ``SeedSequence(master_seed).spawn(seeds)``, the same seeds at every grid point (common random
@@ -67,7 +69,7 @@ from experiments.config import (
 from experiments.report import write_study_report
 from experiments.rundir import deferred_interrupts, jsonable, pid_alive
 from experiments.runner import run
-from experiments.stats import fragility
+from experiments.stats import ablation_table, fragility
 from experiments.stylized import facts_table, study_fact_columns, tick_sizes
 from experiments.summary import SYMBOL_METRICS, WALL_CLOCK_FIELDS, RunSummary
 
@@ -1086,6 +1088,7 @@ def _finish(
         frag = fragility(table, study.grid_keys, study.config.study.thresholds)
         _atomic_parquet(frag, out_dir / "fragility.parquet")
         frag.to_csv(out_dir / "fragility.csv", index=False)
+        _write_ablation(out_dir, table, study.config, study.grid_keys)
         write_study_report(
             out_dir,
             results=table,
@@ -1095,6 +1098,15 @@ def _finish(
             hours=study.hours,
         )
     return table
+
+
+def _write_ablation(out_dir: Path, table: pd.DataFrame, cfg: ExperimentConfig, keys: Sequence[str]) -> None:
+    """``ablation.csv``: the study's ablation ranking (:func:`experiments.stats.ablation_table`), for a
+    study with ``study.ablation``."""
+    ablation = cfg.study.ablation
+    if ablation is not None:
+        ranked = ablation_table(table, keys, ablation.metric, ablation.reference)
+        ranked.to_csv(out_dir / "ablation.csv", index=False)
 
 
 def load_study(study_dir: str | Path) -> tuple[ExperimentConfig, dict[str, Any], pd.DataFrame]:
@@ -1139,6 +1151,7 @@ def rerender_study(study_dir: str | Path) -> Path:
     if len(frag):
         _atomic_parquet(frag, path / "fragility.parquet")
         frag.to_csv(path / "fragility.csv", index=False)
+    _write_ablation(path, table, cfg, keys)
     return write_study_report(
         path, results=table, frag=frag, config=cfg, grid_keys=keys, hours=meta.get("hours")
     )

@@ -353,6 +353,36 @@ BAD_CONFIGS: list[tuple[str, str, list[str], list[str]]] = [
         ["dt_seconds=7"],
         ["sample_seconds: must be a whole multiple of dt_seconds (60 s is 8.571 steps of 7 s)"],
     ),
+    # an ablation study's section, checked against its grid before anything runs
+    (
+        "ablation metric misspelt",
+        BASE + "study:\n  grid: {market.leveraged.leverage_cap: [5, 10]}\n"
+        "  ablation: {metric: alt_mean_drawdown}\n",
+        [],
+        [
+            "study.ablation.metric: 'alt_mean_drawdown' is not a results column an ablation compares "
+            "(did you mean 'alt_mean_drawdown_pct'?)"
+        ],
+    ),
+    (
+        "ablation metric of an unknown symbol",
+        BASE
+        + "study:\n  grid: {market.leveraged.leverage_cap: [5, 10]}\n  ablation: {metric: DOGE_return_pct}\n",
+        [],
+        ["study.ablation.metric: 'DOGE_return_pct' is not a results column"],
+    ),
+    (
+        "ablation reference outside the grid",
+        BASE + "study:\n  grid: {market.leveraged.leverage_cap: [5, 10]}\n  ablation: {reference: 2}\n",
+        [],
+        ["study.ablation.reference: 2 is not a grid point (the grid has 2, numbered from 0)"],
+    ),
+    (
+        "ablation without a grid",
+        BASE + "study:\n  ablation: {metric: ETH_return_pct}\n",
+        [],
+        ["study.ablation: needs a grid of at least two points (a reference and a variant)"],
+    ),
     # YAML bombs
     (
         "YAML nested 500 deep",

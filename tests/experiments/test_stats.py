@@ -1,12 +1,21 @@
-"""Statistics of study tables: Wilson intervals, threshold labels, numeric columns, the fragility table."""
+"""Statistics of study tables: Wilson intervals, threshold labels, numeric columns, the fragility table, the
+ablation table (paired effects with t intervals) and compact labels of block-valued grid points."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
-from experiments.stats import fragility, numeric_column, threshold_label, wilson_interval
+from experiments.stats import (
+    ablation_table,
+    compact_grid_labels,
+    fragility,
+    numeric_column,
+    threshold_label,
+    wilson_interval,
+)
 
 
 def test_wilson_interval() -> None:
@@ -72,3 +81,59 @@ def test_numeric_column_coerces_and_fills_absent_columns() -> None:
 
 def test_fragility_of_an_empty_table_is_empty() -> None:
     assert fragility(pd.DataFrame(), ["x"], [0.1]).empty
+
+
+def _ablation_results() -> pd.DataFrame:
+    """Three grid points over four seeds; point 1 is 1.0 lower than point 0 on every seed but one, point 2
+    differs from it by noise around zero; point 2's last seed failed."""
+    ref = [2.0, 3.0, 2.5, 4.0]
+    one = [1.0, 2.0, 1.6, 3.1]
+    two = [2.2, 2.7, 2.6, 9.9]
+    block = [
+        '{"index_coupling": false}',
+        '{"index_coupling": false, "cross_margin": false}',
+        '{"index_coupling": false, "sentiment": false}',
+    ]
+    return pd.DataFrame(
+        {
+            "point": [0] * 4 + [1] * 4 + [2] * 4,
+            "seed_index": [0, 1, 2, 3] * 3,
+            "market.contagion": [b for b in block for _ in range(4)],
+            "status": ["ok"] * 11 + ["failed"],
+            "alt_mean_drawdown_pct": ref + one + two,
+        }
+    )
+
+
+def test_ablation_pairs_seeds_and_gives_a_t_interval() -> None:
+    table = ablation_table(_ablation_results(), ["market.contagion"], "alt_mean_drawdown_pct", reference=0)
+    assert list(table["point"]) == [1, 2]  # ranked: the larger drop first
+    assert list(table["label"]) == ["cross_margin=false", "sentiment=false"]
+    one, two = table.iloc[0], table.iloc[1]
+    diff = np.array([1.0, 2.0, 1.6, 3.1]) - np.array([2.0, 3.0, 2.5, 4.0])
+    half = stats.t.ppf(0.975, 3) * diff.std(ddof=1) / 2.0
+    assert one["pairs"] == 4 and one["effect"] == pytest.approx(diff.mean())
+    assert one["effect_lo"] == pytest.approx(diff.mean() - half) and one["effect_hi"] == pytest.approx(
+        diff.mean() + half
+    )
+    assert one["excludes_zero"] and one["share"] == pytest.approx(diff.mean() / 2.875)
+    # the failed run's seed is left out of both sides of the pair
+    assert two["pairs"] == 3 and two["reference_mean"] == pytest.approx(2.5)
+    assert two["effect"] == pytest.approx(np.mean([0.2, -0.3, 0.1]))
+    assert not two["excludes_zero"]
+
+
+def test_ablation_without_the_metric_or_the_reference_is_empty() -> None:
+    results = _ablation_results()
+    assert ablation_table(results, ["market.contagion"], "no_such_column").empty
+    assert ablation_table(results, ["market.contagion"], "alt_mean_drawdown_pct", reference=7).empty
+
+
+def test_compact_grid_labels_name_what_each_point_changes() -> None:
+    results = _ablation_results()
+    out = compact_grid_labels(results, ["market.contagion"])
+    labels = list(dict.fromkeys(out["market.contagion"]))
+    assert labels == ["index_coupling=false", "cross_margin=false", "sentiment=false"]
+    assert results["market.contagion"].iloc[0].startswith("{")  # the input is left as it was
+    scalar = pd.DataFrame({"point": [0, 1], "x": [5, 10]})
+    assert list(compact_grid_labels(scalar, ["x"])["x"]) == [5, 10]
