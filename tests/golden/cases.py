@@ -55,6 +55,9 @@ CASES: dict[str, GoldenCase] = {
         1.5,
         (_HOURLY_FUNDING, _FUND, "market.shocks=[{kind: index_jump, at_hour: 0.5, symbol: BTC, pct: -0.08}]"),
     ),
+    "contagion_channels": GoldenCase(
+        "contagion_channels", 1, 1.2, ("duration_hours=1.2", _HOURLY_FUNDING, _FUND)
+    ),
     "whale_dump": GoldenCase("whale_dump", 2, 1.2, (_HOURLY_FUNDING, _FUND, "market.shocks.0.at_hour=0.3")),
     "flash_crash": GoldenCase(
         "flash_crash",
