@@ -109,6 +109,11 @@ class SymbolSummary(SummaryRecord):
             alts only, None when the leader did not fall).
         contagion_stress_corr: correlation of this symbol's sampled log-returns with the leader's in the
             leader's worst fall (peak to trough; alts only, None when too short).
+        contagion_calm_corr: correlation of 1-minute log-returns with the leader's outside that window
+            (alts only; None in summaries written before it, and so are the next two).
+        contagion_lead_lag_s: the lag within a minute at which the leader's sampled returns correlate
+            most with this symbol's later ones, s (> 0: the leader leads; at the sample resolution).
+        contagion_lead_lag_corr: that peak correlation.
     """
 
     return_pct: Metric = Field(description="change of the mid over the run, percent")
@@ -129,6 +134,15 @@ class SymbolSummary(SummaryRecord):
     contagion_drawdown_ratio: Metric = Field(default=None, description="max drawdown / the leader's")
     contagion_stress_corr: Metric = Field(
         default=None, description="return correlation with the leader in its worst fall"
+    )
+    contagion_calm_corr: Metric = Field(
+        default=None, description="1-minute return correlation with the leader outside its worst fall"
+    )
+    contagion_lead_lag_s: Metric = Field(
+        default=None, description="lag of the peak cross-correlation with the leader, s (> 0: it leads)"
+    )
+    contagion_lead_lag_corr: Metric = Field(
+        default=None, description="the cross-correlation with the leader at that lag"
     )
 
 

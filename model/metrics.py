@@ -245,37 +245,101 @@ def stress_window(timeseries: pd.DataFrame, leader: str) -> tuple[float, float] 
     return float(t[start]), float(t[trough])
 
 
-def contagion(timeseries: pd.DataFrame, leader: str) -> dict[str, dict[str, float | None]]:
-    """How each alt followed the leader: drawdown ratio and return correlation in the stress window.
+LEAD_LAG_MAX_S = 60.0
+"""Largest lead or lag (s) the cross-correlation of :func:`contagion` looks at: BTC leads the alts by
+seconds to a minute on real venues (MARKET_FACTS §3)."""
 
-    ``drawdown_ratio`` is :func:`contagion_ratio` (the alt's maximum drawdown over the leader's, over the
-    whole run; > 1: the alt fell further). ``stress_corr`` is the Pearson correlation of the sampled
-    log-returns of the alt and the leader inside :func:`stress_window` (None when the window holds
-    fewer than three returns or a series is constant).
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Pearson correlation, None for fewer than three pairs or a constant series."""
+    if len(a) != len(b) or len(a) < 3 or a.std() <= 0 or b.std() <= 0:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def lead_lag(leader_r: np.ndarray, alt_r: np.ndarray, max_lag: int) -> tuple[int, float] | None:
+    """The lag (in samples) at which the leader's returns correlate most with the alt's later returns.
+
+    ``corr(leader[t], alt[t + k])`` for k in ``[-max_lag, max_lag]``; k > 0: the leader leads by k
+    samples, k < 0: the alt leads. Ties go to the smallest |k|, then to the leader leading.
+
+    Args:
+        leader_r: the leader's returns, one per sample interval.
+        alt_r: the alt's, on the same samples.
+        max_lag: the largest |k| looked at, samples.
+
+    Returns:
+        ``(k, correlation at k)``, or None when no lag has a correlation.
+    """
+    best: tuple[int, float] | None = None
+    n = min(len(leader_r), len(alt_r))
+    for k in sorted(range(-max_lag, max_lag + 1), key=lambda k: (abs(k), -k)):
+        c = _corr(leader_r[: n - k], alt_r[k:n]) if k >= 0 else _corr(leader_r[-k:n], alt_r[: n + k])
+        if c is not None and (best is None or c > best[1]):
+            best = (k, c)
+    return best
+
+
+def contagion(timeseries: pd.DataFrame, leader: str) -> dict[str, dict[str, float | None]]:
+    """How each alt followed the leader: drawdown ratio, lead-lag and return correlations.
+
+    - ``drawdown_ratio``: :func:`contagion_ratio` (the alt's maximum drawdown over the leader's, over the
+      whole run; > 1: the alt fell further).
+    - ``stress_corr``: the Pearson correlation of the sampled log-returns of the alt and the leader inside
+      :func:`stress_window` (the leader's worst fall).
+    - ``calm_corr``: the same correlation of 1-minute log-returns (the samples' when they are coarser)
+      outside that window: the ordinary co-movement, against which the stress correlation rises.
+    - ``lead_lag_s`` and ``lead_lag_corr``: the lag (s, > 0: the leader leads) within
+      :data:`LEAD_LAG_MAX_S` at which the leader's sampled returns correlate most with the alt's later
+      ones (:func:`lead_lag`), over the whole run, and that correlation; the resolution is the sample
+      period, so a lead of seconds needs samples of a few seconds.
+
+    Each is None when too few returns hold it or a series is constant.
 
     Args:
         timeseries: the sampled series.
         leader: the leader symbol.
 
     Returns:
-        Alt symbol -> ``{"drawdown_ratio": float | None, "stress_corr": float | None}``.
+        Alt symbol -> ``{"drawdown_ratio", "stress_corr", "calm_corr", "lead_lag_s", "lead_lag_corr"}``.
     """
     ratios = contagion_ratio(timeseries, leader)
     window = stress_window(timeseries, leader)
     lead = symbol_frame(timeseries, leader)
+    t = lead["time_s"].to_numpy(dtype=np.float64)
+    sample_s = float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+    b_log = np.log(lead["mid"].to_numpy(dtype=np.float64))
+    # 1-minute returns: every k-th sample when the samples divide a minute, else the samples themselves
+    step = round(60.0 / sample_s) if 0 < sample_s < 60.0 and (60.0 / sample_s) % 1 == 0 else 1
+    max_lag = int(LEAD_LAG_MAX_S // sample_s) if sample_s > 0 else 0
     out: dict[str, dict[str, float | None]] = {}
     for symbol, ratio in ratios.items():
-        corr: float | None = None
-        if window is not None:
-            alt = symbol_frame(timeseries, symbol)
-            a_in = alt["time_s"].between(window[0], window[1])
-            b_in = lead["time_s"].between(window[0], window[1])
-            a = np.log(alt.loc[a_in, "mid"].to_numpy(dtype=np.float64))
-            b = np.log(lead.loc[b_in, "mid"].to_numpy(dtype=np.float64))
-            ra, rb = np.diff(a), np.diff(b)
-            if len(ra) == len(rb) and len(ra) >= 3 and ra.std() > 0 and rb.std() > 0:
-                corr = float(np.corrcoef(ra, rb)[0, 1])
-        out[symbol] = {"drawdown_ratio": ratio if np.isfinite(ratio) else None, "stress_corr": corr}
+        alt = symbol_frame(timeseries, symbol)
+        a_log = np.log(alt["mid"].to_numpy(dtype=np.float64))
+        same = len(a_log) == len(b_log)
+        stress: float | None = None
+        calm: float | None = None
+        if same and window is not None:
+            inside = (t >= window[0]) & (t <= window[1])
+            # returns whose both ends lie inside the window
+            both = inside[1:] & inside[:-1]
+            stress = _corr(np.diff(a_log)[both], np.diff(b_log)[both])
+            ta, am, bm = t[::step], a_log[::step], b_log[::step]
+            outside = ~((ta >= window[0]) & (ta <= window[1]))
+            keep = outside[1:] & outside[:-1]
+            calm = _corr(np.diff(am)[keep], np.diff(bm)[keep])
+        elif same:
+            calm = _corr(np.diff(a_log[::step]), np.diff(b_log[::step]))
+        lag: tuple[int, float] | None = None
+        if same and max_lag >= 1:
+            lag = lead_lag(np.diff(b_log), np.diff(a_log), max_lag)
+        out[symbol] = {
+            "drawdown_ratio": ratio if np.isfinite(ratio) else None,
+            "stress_corr": stress,
+            "calm_corr": calm,
+            "lead_lag_s": lag[0] * sample_s if lag is not None else None,
+            "lead_lag_corr": lag[1] if lag is not None else None,
+        }
     return out
 
 
@@ -447,7 +511,8 @@ def summarize(
     :func:`long_liquidation_peaks` ``long_liq_max_day_usd`` and ``long_liq_max_week_usd``, and
     ``long_liq_share`` (long / all liquidated notional), so that studies can measure how persistent
     the clearing is; then ``adl_notional_usd`` (USD closed by ADL in that symbol) and, for every symbol
-    but the leader (the first), ``contagion_drawdown_ratio`` and ``contagion_stress_corr`` (see
+    but the leader (the first), ``contagion_drawdown_ratio``, ``contagion_stress_corr``,
+    ``contagion_calm_corr``, ``contagion_lead_lag_s`` and ``contagion_lead_lag_corr`` (see
     :func:`contagion`).
 
     Args:
@@ -499,6 +564,9 @@ def summarize(
         for symbol, c in contagion(timeseries, names[0]).items():
             symbols[symbol]["contagion_drawdown_ratio"] = c["drawdown_ratio"]
             symbols[symbol]["contagion_stress_corr"] = c["stress_corr"]
+            symbols[symbol]["contagion_calm_corr"] = c["calm_corr"]
+            symbols[symbol]["contagion_lead_lag_s"] = c["lead_lag_s"]
+            symbols[symbol]["contagion_lead_lag_corr"] = c["lead_lag_corr"]
     return {
         "symbols": symbols,
         "cascades": detect_cascades(timeseries, definition),

@@ -51,6 +51,17 @@ def test_the_run_report_has_the_risk_sections_with_the_summary_numbers(
     assert btc is not None and f"{btc:.2f}%" in text and f"-{btc:.2f}%" not in text
     assert "adl.png" in text and (out / "figures" / "adl.png").is_file()
     assert "a cascade is a price move" in summary_text(s)
+    # the contagion section: each alt's ratio, stress and calm correlations and BTC's lead, as summarised
+    section = text.split("## Contagion")[1].split("\n## ")[0]
+    for alt in ("ETH", "SOL"):
+        m = s.symbols[alt]
+        row = next(line for line in section.splitlines() if line.startswith(f"| {alt} "))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert (
+            cells[1] == f"{m.contagion_drawdown_ratio:.2f}" and cells[2] == f"{m.contagion_stress_corr:.2f}"
+        )
+        assert m.contagion_calm_corr is not None and cells[3] == f"{m.contagion_calm_corr:.2f}"
+        assert m.contagion_lead_lag_s is not None and cells[4] == f"{m.contagion_lead_lag_s:g}"
 
 
 def test_the_adl_figures_in_summary_match_a_hand_check_of_the_adl_table(

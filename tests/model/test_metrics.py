@@ -151,3 +151,37 @@ def test_contagion_in_the_leader_s_worst_fall() -> None:
     assert c["drawdown_ratio"] == pytest.approx((1 - 40 / 51) / (1 - 92 / 102))
     rb, re = np.diff(np.log(btc[1:6])), np.diff(np.log(eth[1:6]))
     assert c["stress_corr"] == pytest.approx(float(np.corrcoef(re, rb)[0, 1]))
+
+    # outside the window only the return 360 s -> 420 s has both ends outside: too few for a correlation
+    assert c["calm_corr"] is None
+
+
+def _led(lag_samples: int, sample_s: float, n: int = 2000) -> pd.DataFrame:
+    """A leader's random walk and an alt that repeats its returns ``lag_samples`` samples later, half
+    their size, plus its own noise."""
+    rng = np.random.default_rng(5)
+    rb = rng.normal(0.0, 1e-3, n)
+    ra = 0.5 * np.roll(rb, lag_samples) + rng.normal(0.0, 3e-4, n)
+    ra[:lag_samples] = rng.normal(0.0, 3e-4, lag_samples)
+    t = np.arange(n + 1) * sample_s
+    btc = 100.0 * np.exp(np.concatenate([[0.0], np.cumsum(rb)]))
+    eth = 50.0 * np.exp(np.concatenate([[0.0], np.cumsum(ra)]))
+    return pd.DataFrame(
+        {
+            "time_s": np.concatenate([t, t]),
+            "symbol": ["BTC"] * (n + 1) + ["ETH"] * (n + 1),
+            "mid": [*btc, *eth],
+        }
+    )
+
+
+def test_lead_lag_finds_the_leaders_lead_at_the_sample_resolution() -> None:
+    c = contagion(_led(3, 5.0), "BTC")["ETH"]
+    assert c["lead_lag_s"] == 15.0  # three 5-s samples
+    assert c["lead_lag_corr"] == pytest.approx(0.5e-3 / np.hypot(0.5e-3, 3e-4), abs=0.05)
+    # the alt's 1-minute returns (12 samples) hold most of the leader's, 15 s later
+    assert 0.5 < c["calm_corr"] < 0.95
+    # an alt that moves at once: no lead; an alt that leads is a negative lag
+    assert contagion(_led(0, 5.0), "BTC")["ETH"]["lead_lag_s"] == 0.0
+    swapped = _led(2, 5.0).replace({"symbol": {"BTC": "ETH", "ETH": "BTC"}})
+    assert contagion(swapped, "BTC")["ETH"]["lead_lag_s"] == -10.0
