@@ -251,6 +251,10 @@ def risk_section(summary: RunSummary) -> list[str]:
     return lines
 
 
+def _two_decimals(value: Any) -> str:
+    return NOT_APPLICABLE if finite(value) is None else f"{value:.2f}"
+
+
 def contagion_section(summary: RunSummary) -> list[str]:
     """The report's contagion table: each alt's drawdown over the leader's and their stress correlation.
 
@@ -288,31 +292,15 @@ def contagion_section(summary: RunSummary) -> list[str]:
             rows,
             [
                 ("symbol", "symbol", str),
-                (
-                    "ratio",
-                    f"drawdown / {leader}'s (x)",
-                    lambda v: NOT_APPLICABLE if finite(v) is None else f"{v:.2f}",
-                ),
-                (
-                    "corr",
-                    "return correlation in the stress window",
-                    lambda v: NOT_APPLICABLE if finite(v) is None else f"{v:.2f}",
-                ),
-                (
-                    "calm",
-                    "calm 1-min correlation",
-                    lambda v: NOT_APPLICABLE if finite(v) is None else f"{v:.2f}",
-                ),
+                ("ratio", f"drawdown / {leader}'s (x)", _two_decimals),
+                ("corr", "return correlation in the stress window", _two_decimals),
+                ("calm", "calm 1-min correlation", _two_decimals),
                 (
                     "lag",
                     f"{leader} leads by (s)",
                     lambda v: NOT_APPLICABLE if finite(v) is None else f"{v:g}",
                 ),
-                (
-                    "lag_corr",
-                    "correlation at that lag",
-                    lambda v: NOT_APPLICABLE if finite(v) is None else f"{v:.2f}",
-                ),
+                ("lag_corr", "correlation at that lag", _two_decimals),
             ],
         ),
     ]
