@@ -48,6 +48,8 @@ class MarketMaker(Trader):
         loss_limit_usd: drawdown from the equity peak at which it withdraws.
         inventory_limit_usd: gross inventory per symbol at which it stops quoting the growing side.
         shared_budget: one risk budget for all its symbols (else one per symbol, same capital).
+        leader_betas: each symbol's beta to the leader (``btc_beta``), for ``leader_pricing``; None: the
+            alts are priced from their own book and index only.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class MarketMaker(Trader):
         loss_limit_usd: float,
         inventory_limit_usd: float,
         shared_budget: bool = True,
+        leader_betas: list[float] | None = None,
     ) -> None:
         super().__init__(model, exchange, view, capital_usd, isolated=False, leverage=params.account_leverage)
         self.symbols = symbols
@@ -74,6 +77,13 @@ class MarketMaker(Trader):
         self.shared_budget = shared_budget
         # one risk budget over a book that holds the leader: BTC's volatility is the whole book's risk
         self._book_has_leader = shared_budget and 0 in symbols
+        # lead-lag quoting: the power of the leader's mid ratio that moves each alt's fair value
+        self._leader_power = (
+            {s: params.leader_pricing * leader_betas[s] for s in symbols if s != 0}
+            if params.leader_pricing and leader_betas is not None
+            else {}
+        )
+        self._last_leader: dict[int, float] = {}  # the leader's mid at each alt's last requote, ticks
         self._symbol_out_until: dict[int, float] = {}
         self._last_ref: dict[int, float] = {}
         self._last_pos: dict[int, int] = {}
@@ -141,6 +151,7 @@ class MarketMaker(Trader):
                 self._symbol_out_until[s] = now + self._p.withdraw_seconds
                 self._last_ref.pop(s, None)
                 self._last_index.pop(s, None)
+                self._last_leader.pop(s, None)
                 self._last_prices.pop(s, None)
                 self.withdrawals += 1
                 continue
@@ -189,6 +200,7 @@ class MarketMaker(Trader):
         self.withdrawals += 1
         self._last_ref.clear()
         self._last_index.clear()
+        self._last_leader.clear()
         self._last_prices.clear()  # nothing rests any more: no level to keep
 
     def _flow_offset(self, view: MarketView, s: int, mid: float, tv: int) -> float:
@@ -256,6 +268,12 @@ class MarketMaker(Trader):
         news = view.value_ticks[s]
         seen = self._last_index.get(s, news)
         moved = mid * (news / seen) ** p.index_news_passthrough if p.index_news_passthrough else mid
+        power = self._leader_power.get(s)
+        if power:
+            # the leader's book is the alts' fastest news: its move since this alt's last requote, scaled
+            # by the alt's beta, moves the alt's fair value before anyone trades the alt
+            leader = view.mid_ticks[0]
+            moved *= (leader / self._last_leader.get(s, leader)) ** power
         anchor = p.index_anchor
         if p.index_anchor_fast is not None and view.base_vol_1s[s] > 0:
             # a fast market: the index (spot venues, with their latency) is stale; lean on the own book
@@ -286,6 +304,8 @@ class MarketMaker(Trader):
         self._last_ref[s] = ref
         self._last_pos[s] = pos
         self._last_index[s] = news
+        if power:
+            self._last_leader[s] = view.mid_ticks[0]
         bids: list[tuple[int, int]] = []
         asks: list[tuple[int, int]] = []
         quote_bids = inventory_usd < limit_usd

@@ -81,12 +81,15 @@ def build_makers(
     view: MarketView,
     params: MarketMakerParams,
     shared_budget: bool,
+    leader_betas: list[float] | None = None,
 ) -> mesa.agent.AgentSet:
     """Open the market makers, one account each, in index order.
 
     Makers quote every symbol from one account (``params.multi_symbol``) or maker ``i`` quotes symbol
     ``i mod S``; ``shared_budget`` (the contagion switch) decides whether a multi-symbol account has one
-    risk budget across its symbols or one per symbol (same capital either way).
+    risk budget across its symbols or one per symbol (same capital either way). ``leader_betas`` (each
+    symbol's ``btc_beta``, the leader's unused) is what ``leader_pricing`` scales the leader's move by;
+    None: no maker prices an alt off the leader (the ``maker_leader_pricing`` channel off).
 
     Returns:
         The makers as an ``AgentSet`` in creation order (the order their shuffles start from).
@@ -104,6 +107,7 @@ def build_makers(
         loss_limit_usd=params.loss_limit_usd,
         inventory_limit_usd=params.inventory_limit_usd,
         shared_budget=shared_budget,
+        leader_betas=leader_betas,
     )
 
 
@@ -501,7 +505,8 @@ class CryptoMarket(mesa.Model):
         view = self.view
         # a hedged basis desk: the counterparty of the open interest the market starts with
         self.basis_desk = ex.open_account(0.0, leverage=1.0)
-        self.makers = build_makers(self, ex, view, p.market_makers, p.contagion.shared_mm_budget)
+        betas = [sym.btc_beta for sym in p.symbols] if p.contagion.maker_leader_pricing else None
+        self.makers = build_makers(self, ex, view, p.market_makers, p.contagion.shared_mm_budget, betas)
         background = build_background(self, ex, view, p.background)
         leader_spacing = p.leveraged.support_spacing_usd.get(ex.names[0], 0.0)
         self.holders, holder_notionals = build_holders(

@@ -587,6 +587,13 @@ class MarketMakerParams(StrictModel):
         description="widen only for the volatility above the index's calm volatility (base_vol_1s): a calm "
         "book stays at half_spread_bps, a fast one widens at once; False: for all realised volatility",
     )
+    leader_pricing: Fraction = Field(
+        0.0,
+        description="share of the leader's mid move since an alt's last requote, times the alt's btc_beta, "
+        "that a maker passes into the alt's fair value (with contagion.maker_leader_pricing): makers price "
+        "alts off BTC's book, the lead-lag quoting of cross-asset desks; 0: each alt from its own book and "
+        "index",
+    )
     leader_vol_widening: NonNegative = Field(
         0.0,
         description="with a shared risk budget (contagion.shared_mm_budget), an alt's quotes widen with the "
@@ -938,6 +945,11 @@ class ContagionParams(StrictModel):
     index_coupling: bool = Field(True, description="alt index returns load on the leader (btc_beta)")
     relative_value: bool = Field(
         True, description="relative-value desks (market.relative_value) trade alts against the leader"
+    )
+    maker_leader_pricing: bool = Field(
+        True,
+        description="makers move an alt's fair value with the leader's mid (market_makers.leader_pricing); "
+        "off: each alt priced from its own book and index",
     )
 
 

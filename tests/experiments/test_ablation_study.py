@@ -58,7 +58,7 @@ def channel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_channel_study_ranks_every_channel_with_an_interval(channel_study: Path) -> None:
     results = pd.read_parquet(channel_study / "results.parquet")
-    assert (results["status"] == "ok").all() and len(results) == 7 * 3
+    assert (results["status"] == "ok").all() and len(results) == 8 * 3
     ranked = pd.read_csv(channel_study / "ablation.csv")
     expected = ablation_table(results, ["market.contagion"], "alt_mean_drawdown_pct", reference=0)
     assert list(ranked["label"]) == list(expected["label"])
@@ -69,8 +69,9 @@ def test_the_channel_study_ranks_every_channel_with_an_interval(channel_study: P
         "btc_watchers=false",
         "sentiment=false",
         "relative_value=false",
-        "btc_watchers=false, cross_margin=false, relative_value=false, sentiment=false, "
-        "shared_mm_budget=false",
+        "maker_leader_pricing=false",
+        "btc_watchers=false, cross_margin=false, maker_leader_pricing=false, relative_value=false, "
+        "sentiment=false, shared_mm_budget=false",
     }
     assert (ranked["pairs"] == 3).all() and np.isfinite(ranked[["effect_lo", "effect_hi"]].to_numpy()).all()
     assert (ranked["effect_lo"] <= ranked["effect"]).all() and (ranked["effect"] <= ranked["effect_hi"]).all()
@@ -87,9 +88,9 @@ def test_with_the_spot_coupling_off_the_agents_carry_btcs_crash_into_the_alts(ch
     drawdown on each seed; the channels together carry most of it."""
     results = pd.read_parquet(channel_study / "results.parquet")
     ranked = ablation_table(results, ["market.contagion"], "alt_mean_drawdown_pct", reference=0)
-    all_off = ranked[ranked["label"].str.count("=false") == 5].iloc[0]
+    all_off = ranked[ranked["label"].str.count("=false") == 6].iloc[0]
     ref = results[results["point"] == 0].sort_values("seed_index")["alt_mean_drawdown_pct"].to_numpy()
-    off = results[results["point"] == 6].sort_values("seed_index")["alt_mean_drawdown_pct"].to_numpy()
+    off = results[results["point"] == 7].sort_values("seed_index")["alt_mean_drawdown_pct"].to_numpy()
     print(f"\nalt mean drawdown: all channels on {ref}, all off {off}")
     print(ranked[["label", "effect", "effect_lo", "effect_hi"]].to_string())
     assert (off < ref).all()

@@ -8,11 +8,15 @@ BTC-only index jump is an agent's doing. Each test compares the same seed with t
 - ``market_makers.leader_vol_widening`` (the ``shared_mm_budget`` channel): a maker running every symbol
   from one risk budget widens its alt quotes when BTC's volatility jumps; with separate budgets it does
   not.
+- ``market_makers.leader_pricing`` (the ``maker_leader_pricing`` channel): makers move an alt's fair value
+  with BTC's book, so BTC's jump moves the alt's quotes before anyone trades the alt.
 """
 
 from __future__ import annotations
 
 import math
+
+import pytest
 
 from model.market import CryptoMarket
 from tests.model.market_helpers import drawdowns_pct, small_params
@@ -101,3 +105,40 @@ def test_a_shared_risk_budget_widens_the_alt_quotes_when_btc_breaks() -> None:
     assert after_on > 3.0 * after_off  # BTC's break widens ETH's quotes at once
     assert after_off < 2.0 * before_on + 0.5  # on ETH's own (unmoved) volatility they stay calm
     assert after_separate < 2.0 * before_on + 0.5  # per-symbol budgets: the channel is off
+
+
+def _alt_move_after_a_btc_jump(leader_pricing: float, channel: bool) -> tuple[float, float]:
+    """(ETH's mid move, BTC's mid move) as log-returns, 5 s after a -4% jump of BTC's index path, in a
+    makers-only market with the spot coupling off."""
+    params = small_params(
+        leveraged={"count": 0},
+        large_holders={"count": 0},
+        background={"fundamental_count": 0, "noise_count": 0},
+        market_makers={"count": 4, "leader_pricing": leader_pricing, "index_news_passthrough": 1.0},
+        contagion={"index_coupling": False, "maker_leader_pricing": channel},
+    )
+    market = CryptoMarket(params, seed=3)
+    ex = market.exchange
+    market.run_for(60)
+    eth0, btc0 = ex.mid_ticks(1), ex.mid_ticks(0)
+    market.index_driver.jump(0, -0.04)
+    market.run_for(5)
+    return math.log(ex.mid_ticks(1) / eth0), math.log(ex.mid_ticks(0) / btc0)
+
+
+def test_makers_pricing_alts_off_btc_move_the_alt_book_when_btc_jumps() -> None:
+    """With ``leader_pricing`` an alt's fair value moves by that share x the alt's beta x BTC's move since
+    its last requote, and the index anchor keeps its weight: ETH's first requote lands near
+    (1 - index_anchor) x leader_pricing x btc_beta x BTC's move. Off (or the channel off) ETH stays."""
+    eth_on, btc_on = _alt_move_after_a_btc_jump(1.0, channel=True)
+    eth_zero, _ = _alt_move_after_a_btc_jump(0.0, channel=True)
+    eth_off, _ = _alt_move_after_a_btc_jump(1.0, channel=False)
+    p = small_params()
+    expected = (1.0 - p.market_makers.index_anchor) * p.symbols[1].btc_beta * btc_on
+    print(
+        f"\nBTC {btc_on:.4f}; ETH {eth_on:.4f} (expected ~{expected:.4f}), "
+        f"{eth_zero:.4f} at 0, {eth_off:.4f} off"
+    )
+    assert btc_on < -0.03
+    assert eth_on == pytest.approx(expected, rel=0.3)
+    assert abs(eth_zero) < 0.001 and abs(eth_off) < 0.001

@@ -25,13 +25,16 @@ CHANNELS = (
     "btc_watchers",
     "sentiment",
     "relative_value",
+    "maker_leader_pricing",
     "index_coupling",
 )
-# the perp-level channels the small market has: relative-value desks only when it has some (by default
-# none, and a channel without agents cannot be ablated)
-PERP_CHANNELS = tuple(
-    ch for ch in CHANNELS[:-1] if ch != "relative_value" or small_params().relative_value.count > 0
-)
+# the perp-level channels the small market has: relative-value desks only when it has some, makers'
+# pricing off BTC only when they do it (by default neither, and a channel nothing carries cannot be ablated)
+_CARRIED = {
+    "relative_value": small_params().relative_value.count > 0,
+    "maker_leader_pricing": small_params().market_makers.leader_pricing > 0,
+}
+PERP_CHANNELS = tuple(ch for ch in CHANNELS[:-1] if _CARRIED.get(ch, True))
 BTC_CRASH = [{"kind": "index_jump", "symbol": "BTC", "pct": -0.08, "at_hour": 0.05}]
 WHALE_SALE = [{"kind": "whale_sale", "at_hour": 0.1, "fraction": 1.0, "mode": "twap", "duration_minutes": 10}]
 
