@@ -250,7 +250,8 @@ def draw_leveraged(
     """Draw the leveraged population, vectorised, in a fixed order of the generator's draws.
 
     The order (capital, leverage, cross, multi, strategy, home symbol, watcher, holding, seeded, entry
-    offset, seeded side) is part of the model's reproducibility: a new draw goes after these.
+    offset, seeded side, stop distances when spread, alt traders' leverage when ``alt_leverage_weights``)
+    is part of the model's reproducibility: a new draw goes after these.
 
     Args:
         rng: the model's generator.
@@ -299,6 +300,16 @@ def draw_leveraged(
     )
 
     is_multi = multi & (n_sym > 1)
+    alt_trader = ~is_multi & (home != 0)
+    asset_specific = contagion.asset_leverage and n_sym > 1
+    if asset_specific and params.alt_leverage_weights is not None:
+        # the asset-leverage channel: alt traders' own mix, drawn last (a market without it draws what it
+        # drew before)
+        alt_w = np.asarray(params.alt_leverage_weights, dtype=np.float64)
+        alt_leverage = rng.choice(
+            np.asarray(params.leverage_choices, dtype=np.float64), size=n, p=alt_w / alt_w.sum()
+        )
+        leverage = np.where(alt_trader, alt_leverage, leverage)
     # the cross-margin channel: multi-symbol accounts are cross only when it is on
     isolated = np.where(is_multi, not contagion.cross_margin, ~cross)
     caps = np.asarray(venue_caps, dtype=np.float64)
@@ -316,10 +327,15 @@ def draw_leveraged(
     )
     names = [mix_names[k] for k in strategy.tolist()]
     strat = np.asarray(names)
+    long_prob: float | np.ndarray = seeded_long_prob
+    if asset_specific and params.alt_long_tilt:
+        long_prob = np.where(
+            alt_trader, min(max(seeded_long_prob + params.alt_long_tilt, 0.0), 1.0), long_prob
+        )
     side = np.where(
         strat == "dip_buyer",
         BUY,
-        np.where(strat == "short_bounce", SELL, np.where(long_draw < seeded_long_prob, BUY, SELL)),
+        np.where(strat == "short_bounce", SELL, np.where(long_draw < long_prob, BUY, SELL)),
     )
     return LeveragedDraws(
         capital_usd=capital.tolist(),

@@ -395,6 +395,17 @@ class LeveragedTraderParams(StrictModel):
     leverage_weights: list[NonNegative] = Field(
         [0.10, 0.10, 0.20, 0.25, 0.15, 0.08, 0.07, 0.03, 0.02], description="probabilities of the choices"
     )
+    alt_leverage_weights: list[NonNegative] | None = Field(
+        None,
+        description="probabilities of leverage_choices for traders of one alt (with "
+        "contagion.asset_leverage): alt traders take more leverage than BTC traders (the seed articles, "
+        "Oct-10); None: the same mix for every asset",
+    )
+    alt_long_tilt: Annotated[float, Field(ge=-1, le=1)] = Field(
+        0.0,
+        description="added to the probability that a seeded trend or noise trader of one alt starts long "
+        "(with contagion.asset_leverage): crowded alt longs; 0: the same balance as the leader",
+    )
     leverage_cap: Leverage = Field(125, description="ablation knob: no trader uses more than this")
     position_fraction: Annotated[float, Field(gt=0, le=1)] = Field(
         0.5, description="share of equity used as margin for one entry"
@@ -946,6 +957,11 @@ class ContagionParams(StrictModel):
     relative_value: bool = Field(
         True, description="relative-value desks (market.relative_value) trade alts against the leader"
     )
+    asset_leverage: bool = Field(
+        True,
+        description="alt traders draw their leverage from leveraged.alt_leverage_weights and their seeded "
+        "side with leveraged.alt_long_tilt; off: the same distribution for every asset",
+    )
     maker_leader_pricing: bool = Field(
         True,
         description="makers move an alt's fair value with the leader's mid (market_makers.leader_pricing); "
@@ -1101,6 +1117,13 @@ class MarketParams(StrictModel):
             raise ValueError("leveraged: leverage_choices and leverage_weights must have the same length")
         if sum(lev.leverage_weights) <= 0:
             raise ValueError("leveraged.leverage_weights: must not all be zero")
+        if lev.alt_leverage_weights is not None and (
+            len(lev.alt_leverage_weights) != len(lev.leverage_choices) or sum(lev.alt_leverage_weights) <= 0
+        ):
+            raise ValueError(
+                "leveraged.alt_leverage_weights: needs one probability per leverage_choices entry, "
+                "not all zero"
+            )
         if sum(lev.strategy_mix.values()) <= 0:
             raise ValueError("leveraged.strategy_mix: must not all be zero")
         if lev.symbol_weights is not None and len(lev.symbol_weights) != len(names):

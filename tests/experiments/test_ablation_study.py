@@ -58,7 +58,7 @@ def channel_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_channel_study_ranks_every_channel_with_an_interval(channel_study: Path) -> None:
     results = pd.read_parquet(channel_study / "results.parquet")
-    assert (results["status"] == "ok").all() and len(results) == 8 * 3
+    assert (results["status"] == "ok").all() and len(results) == 9 * 3
     ranked = pd.read_csv(channel_study / "ablation.csv")
     expected = ablation_table(results, ["market.contagion"], "alt_mean_drawdown_pct", reference=0)
     assert list(ranked["label"]) == list(expected["label"])
@@ -70,8 +70,9 @@ def test_the_channel_study_ranks_every_channel_with_an_interval(channel_study: P
         "sentiment=false",
         "relative_value=false",
         "maker_leader_pricing=false",
-        "btc_watchers=false, cross_margin=false, maker_leader_pricing=false, relative_value=false, "
-        "sentiment=false, shared_mm_budget=false",
+        "asset_leverage=false",
+        "asset_leverage=false, btc_watchers=false, cross_margin=false, maker_leader_pricing=false, "
+        "relative_value=false, sentiment=false, shared_mm_budget=false",
     }
     assert (ranked["pairs"] == 3).all() and np.isfinite(ranked[["effect_lo", "effect_hi"]].to_numpy()).all()
     assert (ranked["effect_lo"] <= ranked["effect"]).all() and (ranked["effect"] <= ranked["effect_hi"]).all()
@@ -88,9 +89,9 @@ def test_with_the_spot_coupling_off_the_agents_carry_btcs_crash_into_the_alts(ch
     drawdown on each seed; the channels together carry most of it."""
     results = pd.read_parquet(channel_study / "results.parquet")
     ranked = ablation_table(results, ["market.contagion"], "alt_mean_drawdown_pct", reference=0)
-    all_off = ranked[ranked["label"].str.count("=false") == 6].iloc[0]
+    all_off = ranked[ranked["label"].str.count("=false") == 7].iloc[0]
     ref = results[results["point"] == 0].sort_values("seed_index")["alt_mean_drawdown_pct"].to_numpy()
-    off = results[results["point"] == 7].sort_values("seed_index")["alt_mean_drawdown_pct"].to_numpy()
+    off = results[results["point"] == 8].sort_values("seed_index")["alt_mean_drawdown_pct"].to_numpy()
     print(f"\nalt mean drawdown: all channels on {ref}, all off {off}")
     print(ranked[["label", "effect", "effect_lo", "effect_hi"]].to_string())
     assert (off < ref).all()
@@ -100,14 +101,13 @@ def test_with_the_spot_coupling_off_the_agents_carry_btcs_crash_into_the_alts(ch
 
 
 @pytest.mark.slow
-def test_over_ten_seeds_the_watchers_and_the_desks_each_carry_a_share(tmp_path: Path) -> None:
-    """Issue 13's claim 2 for the channels that hold it today: each of these, switched off alone with the
-    spot coupling off, lowers the alts' drawdown by an amount whose 95% interval over 10 seeds excludes
-    zero. (Cross margin, the shared maker budget and sentiment do not yet: see the issue's note.)"""
+def test_over_ten_seeds_the_agent_channels_together_carry_most_of_the_alts_fall(tmp_path: Path) -> None:
+    """Issue 13's claim 1, its second half: with the spot coupling off, switching every agent channel off
+    lowers the alts' drawdown by more than half, with a 95% interval over 10 seeds that excludes zero. The
+    ranking of the channels one by one is printed (claim 2 holds for some of them only: see the note)."""
     out = tmp_path / "study"
     sweep("contagion_channels", workers=2, out=out)
     ranked = pd.read_csv(out / "ablation.csv")
-    print("\n" + ranked[["label", "pairs", "effect", "effect_lo", "effect_hi"]].to_string())
-    for channel in ("btc_watchers", "relative_value"):
-        row = ranked[ranked["label"] == f"{channel}=false"].iloc[0]
-        assert row["pairs"] == 10 and row["effect_hi"] < 0.0, channel
+    print("\n" + ranked[["label", "pairs", "effect", "effect_lo", "effect_hi", "share"]].to_string())
+    all_off = ranked[ranked["label"].str.count("=false") == 7].iloc[0]
+    assert all_off["pairs"] == 10 and all_off["effect_hi"] < 0.0 and all_off["share"] < -0.5

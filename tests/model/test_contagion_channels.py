@@ -8,6 +8,8 @@ BTC-only index jump is an agent's doing. Each test compares the same seed with t
 - ``market_makers.leader_vol_widening`` (the ``shared_mm_budget`` channel): a maker running every symbol
   from one risk budget widens its alt quotes when BTC's volatility jumps; with separate budgets it does
   not.
+- ``leveraged.alt_leverage_weights`` and ``alt_long_tilt`` (the ``asset_leverage`` channel): alt traders
+  take more leverage and crowd the long side, so the alts' liquidations run deeper once BTC breaks.
 - ``market_makers.leader_pricing`` (the ``maker_leader_pricing`` channel): makers move an alt's fair value
   with BTC's book, so BTC's jump moves the alt's quotes before anyone trades the alt.
 """
@@ -16,9 +18,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
-from model.market import CryptoMarket
+from model.market import CryptoMarket, LeveragedDraws, draw_leveraged
+from model.orderbook import BUY
+from model.params import ContagionParams, LeveragedTraderParams
 from tests.model.market_helpers import drawdowns_pct, small_params
 
 BTC_ONLY_CRASH = [{"kind": "index_jump", "symbol": "BTC", "pct": -0.04, "at_hour": 0.05}]
@@ -142,3 +147,64 @@ def test_makers_pricing_alts_off_btc_move_the_alt_book_when_btc_jumps() -> None:
     assert btc_on < -0.03
     assert eth_on == pytest.approx(expected, rel=0.3)
     assert abs(eth_zero) < 0.001 and abs(eth_off) < 0.001
+
+
+ALT_MIX = [0.02, 0.03, 0.05, 0.15, 0.25, 0.15, 0.2, 0.1, 0.05]  # 2x-100x, crowded at 20-75x
+CAPS = [125.0, 100.0, 50.0]
+
+
+def _draws(asset_leverage: bool, **leveraged: object) -> LeveragedDraws:
+    return draw_leveraged(
+        np.random.default_rng(9),
+        LeveragedTraderParams(count=20_000, multi_symbol_share=0.0, seeded_share=1.0, **leveraged),  # type: ignore[arg-type]
+        ContagionParams(asset_leverage=asset_leverage),
+        CAPS,
+    )
+
+
+def test_alt_traders_draw_their_own_leverage_and_a_crowded_long_side() -> None:
+    """Alt traders take the alt mix and tilt long; BTC traders' draws are those of a market without it
+    (the alt draw comes last); with the channel off every asset has the leader's distribution."""
+    plain = _draws(True)
+    crowded = _draws(True, alt_leverage_weights=ALT_MIX, alt_long_tilt=0.2)
+    off = _draws(False, alt_leverage_weights=ALT_MIX, alt_long_tilt=0.2)
+    home = np.asarray([s[0] for s in plain.symbols])
+    lev = {k: np.asarray(d.leverage) for k, d in (("plain", plain), ("crowded", crowded), ("off", off))}
+    assert (lev["crowded"][home == 0] == lev["plain"][home == 0]).all()
+    assert (lev["off"] == lev["plain"]).all() and off.side == plain.side
+    alt = home != 0
+    # the alt mix, capped by each alt's venue cap: mean leverage well above the leader's mix
+    choices = np.asarray(LeveragedTraderParams().leverage_choices, dtype=float)
+    expected = float(np.sum(np.minimum(choices, 100.0) * np.asarray(ALT_MIX)))  # ETH (cap 100)
+    eth = home == 1
+    assert lev["crowded"][eth].mean() == pytest.approx(expected, rel=0.05)
+    assert lev["crowded"][alt].mean() > 1.5 * lev["plain"][alt].mean()
+    free = np.isin(np.asarray(plain.strategy), ["trend", "noise"])
+    longs = {
+        k: np.mean(np.asarray(d.side)[alt & free] == BUY) for k, d in (("plain", plain), ("crowded", crowded))
+    }
+    assert longs["crowded"] - longs["plain"] == pytest.approx(0.2, abs=0.03)
+
+
+def test_crowded_levered_alt_longs_liquidate_more_when_btc_breaks() -> None:
+    """The same BTC-only crash (spot coupling off, relative-value desks carrying it into the alts): with
+    alt traders crowded and levered the alts' liquidations are larger on every seed."""
+    crash = [{"kind": "index_jump", "symbol": "BTC", "pct": -0.08, "at_hour": 0.05}]
+    for seed in (1, 2, 3):
+        liquidated = []
+        for on in (True, False):
+            params = small_params(
+                shocks=crash,
+                relative_value={"count": 6, "threshold": 0.01, "full_gap": 0.05},
+                leveraged={"alt_leverage_weights": ALT_MIX, "alt_long_tilt": 0.2},
+                contagion={"index_coupling": False, "asset_leverage": on},
+            )
+            market = CryptoMarket(params, seed=seed)
+            market.run_for(0.3 * 3600)
+            liq = market.liquidations_frame()
+            liquidated.append(float(liq.loc[liq["symbol"] != "BTC", "notional_usd"].sum()))
+        print(
+            f"\nseed {seed}: alt liquidations ${liquidated[0] / 1e6:.2f}M crowded, "
+            f"${liquidated[1] / 1e6:.2f}M not"
+        )
+        assert liquidated[0] > liquidated[1]

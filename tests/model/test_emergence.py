@@ -26,13 +26,17 @@ CHANNELS = (
     "sentiment",
     "relative_value",
     "maker_leader_pricing",
+    "asset_leverage",
     "index_coupling",
 )
 # the perp-level channels the small market has: relative-value desks only when it has some, makers'
-# pricing off BTC only when they do it (by default neither, and a channel nothing carries cannot be ablated)
+# pricing off BTC only when they do it, alt-specific leverage only when set (by default none of them, and a
+# channel nothing carries cannot be ablated)
 _CARRIED = {
     "relative_value": small_params().relative_value.count > 0,
     "maker_leader_pricing": small_params().market_makers.leader_pricing > 0,
+    "asset_leverage": small_params().leveraged.alt_leverage_weights is not None
+    or small_params().leveraged.alt_long_tilt != 0,
 }
 PERP_CHANNELS = tuple(ch for ch in CHANNELS[:-1] if _CARRIED.get(ch, True))
 BTC_CRASH = [{"kind": "index_jump", "symbol": "BTC", "pct": -0.08, "at_hour": 0.05}]
