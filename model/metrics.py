@@ -250,9 +250,14 @@ LEAD_LAG_MAX_S = 60.0
 seconds to a minute on real venues (MARKET_FACTS §3)."""
 
 
-def _corr(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Pearson correlation, None for fewer than three pairs or a constant series."""
-    if len(a) != len(b) or len(a) < 3 or a.std() <= 0 or b.std() <= 0:
+CALM_MIN_RETURNS = 10
+"""Fewest 1-minute returns outside the stress window that :func:`contagion` computes a calm correlation
+from (a correlation of a handful of points is near +-1 by chance)."""
+
+
+def _corr(a: np.ndarray, b: np.ndarray, min_n: int = 3) -> float | None:
+    """Pearson correlation, None for fewer than ``min_n`` pairs or a constant series."""
+    if len(a) != len(b) or len(a) < min_n or a.std() <= 0 or b.std() <= 0:
         return None
     return float(np.corrcoef(a, b)[0, 1])
 
@@ -288,7 +293,8 @@ def contagion(timeseries: pd.DataFrame, leader: str) -> dict[str, dict[str, floa
     - ``stress_corr``: the Pearson correlation of the sampled log-returns of the alt and the leader inside
       :func:`stress_window` (the leader's worst fall).
     - ``calm_corr``: the same correlation of 1-minute log-returns (the samples' when they are coarser)
-      outside that window: the ordinary co-movement, against which the stress correlation rises.
+      outside that window: the ordinary co-movement, against which the stress correlation rises (None
+      with fewer than :data:`CALM_MIN_RETURNS` returns there).
     - ``lead_lag_s`` and ``lead_lag_corr``: the lag (s, > 0: the leader leads) within
       :data:`LEAD_LAG_MAX_S` at which the leader's sampled returns correlate most with the alt's later
       ones (:func:`lead_lag`), over the whole run, and that correlation; the resolution is the sample
@@ -327,9 +333,9 @@ def contagion(timeseries: pd.DataFrame, leader: str) -> dict[str, dict[str, floa
             ta, am, bm = t[::step], a_log[::step], b_log[::step]
             outside = ~((ta >= window[0]) & (ta <= window[1]))
             keep = outside[1:] & outside[:-1]
-            calm = _corr(np.diff(am)[keep], np.diff(bm)[keep])
+            calm = _corr(np.diff(am)[keep], np.diff(bm)[keep], CALM_MIN_RETURNS)
         elif same:
-            calm = _corr(np.diff(a_log[::step]), np.diff(b_log[::step]))
+            calm = _corr(np.diff(a_log[::step]), np.diff(b_log[::step]), CALM_MIN_RETURNS)
         lag: tuple[int, float] | None = None
         if same and max_lag >= 1:
             lag = lead_lag(np.diff(b_log), np.diff(a_log), max_lag)
