@@ -235,6 +235,32 @@ class Exchange:
         self.ledger.check_account(account)
         self.ledger.deposit(account, round(amount_usd * MICRO))
 
+    def add_isolated_margin(self, account: int, symbol: int | str, amount_usd: float) -> None:
+        """Add free collateral to an isolated position's margin (Binance's "Adjust Margin", Hyperliquid's
+        isolated-margin update): the position's liquidation price moves away; equity is unchanged.
+
+        Args:
+            account: an isolated account holding a position in ``symbol``.
+            symbol: the symbol (index or name).
+            amount_usd: USD to move, rounded to the micro-dollar, within the free balance.
+        """
+        self.ledger.check_account(account)
+        self.ledger.add_isolated_margin(account, self.symbol_id(symbol), round(amount_usd * MICRO))
+
+    def allot_isolated_margin(self, account: int) -> None:
+        """Split an isolated account's free balance equally over its open positions' margins, to the
+        micro-dollar (the remainder stays free): each position then has its share of the account's
+        collateral as its buffer, as if each symbol had a sub-account of its own."""
+        led = self.ledger
+        led.check_account(account)
+        held = [s for s in range(self.n_symbols) if led.pos[account, s] != 0]
+        free = int(led.balance[account])
+        if not held or free <= 0:
+            return
+        share = free // len(held)
+        for s in held:
+            led.add_isolated_margin(account, s, share)
+
     def set_leverage(self, account: int, symbol: int | str, leverage: float) -> None:
         """Set the leverage an account uses for a symbol (initial margin = notional / leverage)."""
         self.ledger.check_account(account)

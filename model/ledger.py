@@ -139,6 +139,28 @@ class Ledger:
         self.balance[dst] += amount_micro
         self.touched.add(src)
 
+    def add_isolated_margin(self, account: int, symbol: int, amount_micro: int) -> None:
+        """Move wallet balance into an isolated position's margin (a venue's "adjust margin").
+
+        Cash and equity do not change: the money moves from the free balance to the position's margin,
+        which then buffers only that position.
+
+        Raises:
+            ValueError: the account is not isolated, holds no position in ``symbol``, or the amount is
+                negative or above its free balance.
+        """
+        if not self.isolated[account]:
+            raise ValueError(f"account {account} is cross-margined: it has no isolated margin to add to")
+        if self.pos[account, symbol] == 0:
+            raise ValueError(f"account {account} holds no position in symbol {symbol}")
+        if not 0 <= amount_micro <= int(self.balance[account]):
+            raise ValueError(
+                f"margin to add must be within the free balance (0..{int(self.balance[account])})"
+            )
+        self.balance[account] -= amount_micro
+        self.iso_margin[account, symbol] += amount_micro
+        self.touched.add(account)
+
     def set_leverage(self, account: int, symbol: int, leverage: float) -> None:
         """Set the leverage ``account`` uses on ``symbol`` (its initial margin is notional / leverage)."""
         if not leverage > 0:

@@ -390,8 +390,13 @@ def seed_leveraged(
     exchange: Exchange,
     params: LeveragedTraderParams,
     counterparty: int,
+    sub_accounts: bool = False,
 ) -> list[float]:
     """Give the seeded traders their starting positions against ``counterparty``, trader by trader.
+
+    With ``sub_accounts`` (``contagion.cross_margin_off = "sub_accounts"`` with cross margin off) an
+    isolated multi-symbol trader's free collateral is then split over its positions' margins
+    (:meth:`Exchange.allot_isolated_margin`): the same buffer as its cross account would have had.
 
     Entries are spread uniformly within ``+-min(seeded_entry_spread_leverage / leverage,
     seeded_entry_spread_max)`` around the index. Each seeding draws the position's age from the
@@ -401,13 +406,17 @@ def seed_leveraged(
         The notional each seeding adds to the counterparty, USD, in order.
     """
     out: list[float] = []
-    for trader, seeded, side, offset in zip(traders, draws.seeded, draws.side, draws.offset, strict=True):
+    for trader, seeded, side, offset, isolated in zip(
+        traders, draws.seeded, draws.side, draws.offset, draws.isolated, strict=True
+    ):
         if not seeded:
             continue
         spread = min(params.seeded_entry_spread_leverage / trader.leverage, params.seeded_entry_spread_max)
         for s in trader.symbols:
             entry = max(1, round(exchange.index_ticks[s] * (1.0 + spread * offset)))
             out.append(trader.seed_position(s, side, entry, counterparty, 0.0))
+        if sub_accounts and len(trader.symbols) > 1 and isolated:
+            exchange.allot_isolated_margin(trader.account)
     return out
 
 
@@ -531,7 +540,10 @@ class CryptoMarket(mesa.Model):
         caps = [ex.max_leverage(s, 0.0) for s in range(self.n_symbols)]
         draws = draw_leveraged(self.rng, p.leveraged, p.contagion, caps)
         self.leveraged = build_leveraged(self, ex, view, p.leveraged, draws, p.contagion.sentiment)
-        seeded_notionals = seed_leveraged(self.leveraged, draws, ex, p.leveraged, self.basis_desk)
+        sub_accounts = not p.contagion.cross_margin and p.contagion.cross_margin_off == "sub_accounts"
+        seeded_notionals = seed_leveraged(
+            self.leveraged, draws, ex, p.leveraged, self.basis_desk, sub_accounts=sub_accounts
+        )
         self.relative_value = build_relative_value(self, ex, view, p)
         self._clocked: list[Trader] = [*background, *self.leveraged, *self.relative_value]
         desk_notional = 0.0

@@ -950,6 +950,13 @@ class ContagionParams(StrictModel):
     """Switches for the contagion channels from the leader (BTC) to the alts."""
 
     cross_margin: bool = Field(True, description="multi-symbol cross-margin accounts")
+    cross_margin_off: Literal["isolated", "sub_accounts"] = Field(
+        "isolated",
+        description="what a multi-symbol account is with cross_margin off: 'isolated', each position "
+        "isolated at its initial margin (less buffer than the cross account had); 'sub_accounts', each "
+        "seeded position also gets its share of the free collateral as isolated margin, as if each symbol "
+        "had its own sub-account with its share of the capital (the same buffer, no cross-subsidy)",
+    )
     shared_mm_budget: bool = Field(True, description="makers quote all symbols from one risk budget")
     btc_watchers: bool = Field(True, description="alt traders read the leader's returns")
     sentiment: bool = Field(True, description="agents read the fear-and-greed index")

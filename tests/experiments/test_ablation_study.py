@@ -64,21 +64,25 @@ def test_the_channel_study_ranks_every_channel_with_an_interval(channel_study: P
     assert list(ranked["label"]) == list(expected["label"])
     assert ranked["effect"].to_numpy() == pytest.approx(expected["effect"].to_numpy())
     assert set(ranked["label"]) == {
-        "cross_margin=false",
+        "cross_margin=false, cross_margin_off=sub_accounts",
         "shared_mm_budget=false",
         "btc_watchers=false",
         "sentiment=false",
         "relative_value=false",
         "maker_leader_pricing=false",
         "asset_leverage=false",
-        "asset_leverage=false, btc_watchers=false, cross_margin=false, maker_leader_pricing=false, "
-        "relative_value=false, sentiment=false, shared_mm_budget=false",
+        "asset_leverage=false, btc_watchers=false, cross_margin=false, cross_margin_off=sub_accounts, "
+        "maker_leader_pricing=false, relative_value=false, sentiment=false, shared_mm_budget=false",
     }
     assert (ranked["pairs"] == 3).all() and np.isfinite(ranked[["effect_lo", "effect_hi"]].to_numpy()).all()
     assert (ranked["effect_lo"] <= ranked["effect"]).all() and (ranked["effect"] <= ranked["effect_hi"]).all()
     report = (channel_study / "report.md").read_text()
     section = report.split(ABLATION_HEADING)[1].split("\n## ")[0]
-    for label in ("cross_margin=false", "relative_value=false", "interval excludes 0"):
+    for label in (
+        "cross_margin=false, cross_margin_off=sub_accounts",
+        "relative_value=false",
+        "interval excludes 0",
+    ):
         assert label in section
     assert (channel_study / "figures" / "ablation.png").stat().st_size > 0
     assert "figures/ablation.png" in report

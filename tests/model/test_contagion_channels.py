@@ -208,3 +208,34 @@ def test_crowded_levered_alt_longs_liquidate_more_when_btc_breaks() -> None:
             f"${liquidated[1] / 1e6:.2f}M not"
         )
         assert liquidated[0] > liquidated[1]
+
+
+def _multi_alt_liquidations(cross_margin: bool, off_state: str, seed: int) -> tuple[int, int]:
+    """(liquidations of multi-symbol accounts' alt legs, ledger imbalance) 0.3 h into a BTC-only crash,
+    the spot coupling off, the desks carrying it into the alts, the index following the perp."""
+    params = small_params(
+        shocks=[{"kind": "index_jump", "symbol": "BTC", "pct": -0.08, "at_hour": 0.05}],
+        relative_value={"count": 6, "threshold": 0.01, "full_gap": 0.05},
+        venue={"index_arbitrage_per_second": 0.02, "index_arbitrage_after_trading": True},
+        contagion={"index_coupling": False, "cross_margin": cross_margin, "cross_margin_off": off_state},
+    )
+    market = CryptoMarket(params, seed=seed)
+    multi = {a.account for a in market.leveraged if len(a.symbols) > 1}
+    market.run_for(0.3 * 3600)
+    liq = market.liquidations_frame()
+    alt_legs = liq[(liq["symbol"] != "BTC") & liq["account"].isin(multi)]
+    return len(alt_legs), market.exchange.ledger_imbalance()
+
+
+def test_cross_margin_liquidates_alt_legs_that_sub_accounts_keep() -> None:
+    """The cross-margin channel: BTC's loss eats a cross account's margin and the venue liquidates its alt
+    legs with it. Off as sub-accounts (each symbol with its share of the collateral as isolated margin),
+    the alt legs keep their own buffer and fewer of them are liquidated, on every seed."""
+    for seed in (1, 2, 3):
+        cross, imbalance_cross = _multi_alt_liquidations(True, "isolated", seed)
+        subs, imbalance_subs = _multi_alt_liquidations(False, "sub_accounts", seed)
+        print(
+            f"\nseed {seed}: alt legs of multi-symbol accounts liquidated: {cross} cross, {subs} sub-accounts"
+        )
+        assert subs < cross
+        assert imbalance_cross == 0 and imbalance_subs == 0

@@ -168,6 +168,43 @@ def test_isolated_order_needs_free_balance() -> None:
     assert ex.submit(iso, 0, BUY, 3, 50_000).status == "resting"
 
 
+def test_added_isolated_margin_buffers_only_that_position_and_keeps_equity() -> None:
+    """Adjusting an isolated position's margin: the wallet pays it, equity and the ledger stay whole, the
+    position's margin ratio falls (its liquidation is further away); a cross account, a flat symbol or
+    more than the free balance are refused."""
+    ex = make_exchange(symbols=[btc(), eth()])
+    iso = ex.open_account(10_000, isolated=True, leverage=10)
+    other = ex.open_account(10_000)
+    ex.seed_position(iso, other, 0, 10, 50_000)  # 0.1 BTC long at $50,000: $500 of margin at 10x
+    ex.seed_position(iso, other, 1, 10, 25_000)  # 1 ETH long at $2,500: $250
+    led = ex.ledger
+    margin0 = int(led.iso_margin[iso, 0])
+    free0 = int(led.balance[iso])
+    equity0, ratio0 = ex.equity_usd(iso), ex.margin_ratio(iso)
+    ex.add_isolated_margin(iso, "BTC", 1_000.0)
+    assert (
+        int(led.iso_margin[iso, 0]) == margin0 + 1_000 * USD and int(led.balance[iso]) == free0 - 1_000 * USD
+    )
+    assert ex.equity_usd(iso) == pytest.approx(equity0) and ex.ledger_imbalance() == 0
+    assert ex.margin_ratio(iso) <= ratio0
+    for account, symbol, usd, reason in (
+        (other, 0, 1.0, "cross-margined"),
+        (iso, 0, 1e9, "within the free balance"),
+    ):
+        with pytest.raises(ValueError, match=reason):
+            ex.add_isolated_margin(account, symbol, usd)
+    flat = ex.open_account(100, isolated=True)
+    with pytest.raises(ValueError, match="holds no position"):
+        ex.add_isolated_margin(flat, 1, 1.0)
+    # allotting splits what is free equally over the open positions, to the micro-dollar
+    free = int(led.balance[iso])
+    before = [int(led.iso_margin[iso, s]) for s in (0, 1)]
+    ex.allot_isolated_margin(iso)
+    share = free // 2
+    assert [int(led.iso_margin[iso, s]) for s in (0, 1)] == [before[0] + share, before[1] + share]
+    assert int(led.balance[iso]) == free - 2 * share and ex.ledger_imbalance() == 0
+
+
 def test_leverage_above_the_tier_maximum_is_rejected() -> None:
     ex = make_exchange()
     a = ex.open_account(1_000_000)
