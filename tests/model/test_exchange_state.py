@@ -229,6 +229,22 @@ class ExchangeMachine(RuleBasedStateMachine):
         self.ex.cancel_all(self.traders[t])
         assert self.ex.open_orders(self.traders[t]) == []
 
+    @rule(t=st.integers(0, N_TRADERS - 1), share=st.floats(0.0, 1.0))
+    def add_isolated_margin(self, t: int, share: float) -> None:
+        """An isolated trader moves part of its free balance into its positions' margins (all of it split
+        equally when share is 1): equity does not change (the ledger check after every rule)."""
+        a = self.traders[t]
+        led = self.ex.ledger
+        if not led.isolated[a]:
+            return
+        if share == 1.0:
+            self.ex.allot_isolated_margin(a)
+            return
+        held = [s for s in range(self.ex.n_symbols) if led.pos[a, s] != 0]
+        free = int(led.balance[a])
+        if held and free > 0:
+            led.add_isolated_margin(a, held[0], int(free * share))
+
     # ------------------------------------------------------------------ prices
 
     @rule(s=st.integers(0, 1), move_bps=st.integers(-300, 300), half_spread_bps=st.integers(1, 30))
