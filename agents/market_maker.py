@@ -300,7 +300,8 @@ class MarketMaker(Trader):
             )
         ):
             return
-        self._last_half_bps[s] = half_bps
+        if p.leader_vol_widening:
+            self._last_half_bps[s] = half_bps
         self._last_ref[s] = ref
         self._last_pos[s] = pos
         self._last_index[s] = news

@@ -200,19 +200,25 @@ def risk_outcomes(results: pd.DataFrame, grid_keys: Sequence[str]) -> pd.DataFra
     return table
 
 
+def _block(value: Any) -> dict[str, Any] | None:
+    """A grid value that sweeps a whole block (stored as a JSON mapping), parsed; None for anything else."""
+    if not (isinstance(value, str) and value.startswith("{")):
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
 def _point_settings(group: pd.DataFrame, grid_keys: Sequence[str]) -> dict[str, Any]:
     """A grid point's settings, flattened: a key whose value is a JSON mapping (a whole block swept, like
     ``market.contagion``) gives one ``key.field`` entry per field."""
     out: dict[str, Any] = {}
     for key in grid_keys:
         value = group[key].iloc[0] if key in group else None
-        parsed = None
-        if isinstance(value, str) and value.startswith("{"):
-            try:
-                parsed = json.loads(value)
-            except ValueError:
-                parsed = None
-        if isinstance(parsed, dict):
+        parsed = _block(value)
+        if parsed is not None:
             out.update({f"{key}.{k}": v for k, v in parsed.items()})
         else:
             out[key] = value
@@ -326,11 +332,8 @@ def compact_grid_labels(frame: pd.DataFrame, grid_keys: Sequence[str]) -> pd.Dat
             continue
         parsed: dict[Any, dict[str, Any]] = {}
         for value in out[key].unique():
-            try:
-                obj = json.loads(value) if isinstance(value, str) and value.startswith("{") else None
-            except ValueError:
-                obj = None
-            if not isinstance(obj, dict):
+            obj = _block(value)
+            if obj is None:
                 break
             parsed[value] = obj
         else:
