@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -889,7 +890,10 @@ def sweep(
             bar.close()
     table = _finish(out_dir, study, rows, report=report)
     if out_dir is not None and keep_tables is not None:
-        keep_run_tables(out_dir, study, table, keep_tables)
+        local_workers = n_workers if scheduler is None else 1
+        keep_run_tables(
+            out_dir, study, table, keep_tables, workers=local_workers, recycle_after=recycle_after
+        )
     return table
 
 
@@ -915,14 +919,27 @@ def parse_keep_tables(spec: str) -> tuple[str, int | list[str]]:
     return "ids", ids
 
 
-def keep_run_tables(out_dir: Path, study: Study, table: pd.DataFrame, spec: str) -> list[Path]:
+def keep_run_tables(
+    out_dir: Path,
+    study: Study,
+    table: pd.DataFrame,
+    spec: str,
+    *,
+    workers: int = 1,
+    recycle_after: int | None = DEFAULT_RECYCLE,
+) -> list[Path]:
     """Write the run directories of the runs ``spec`` chooses under ``out_dir/tables/`` (see :func:`sweep`).
+
+    The replays run on ``workers`` local processes (a study on a Dask cluster replays on this machine,
+    one at a time: the directories are this machine's). Each replay is the study's run (same config and
+    seed), so the tables are the same whatever the number of workers.
 
     Returns:
         The run directories kept.
 
     Raises:
         ConfigError: a run id that is not one (or not a unique prefix of one) of the study's finished runs.
+        RuntimeError: a replay failed (the others are kept; its run ids and first error are named).
     """
     kind, arg = parse_keep_tables(spec)
     ok = table[table["status"] == "ok"] if len(table) else table
@@ -943,15 +960,31 @@ def keep_run_tables(out_dir: Path, study: Study, table: pd.DataFrame, spec: str)
                 )
             chosen.append(hits[0])
     tasks = {t.run_id: t for t in study.tasks}
-    kept: list[Path] = []
-    for run_id in chosen:
-        target = out_dir / "tables" / run_id
-        if not (target / "summary.json").is_file():
-            task = tasks[run_id]
-            cfg = ExperimentConfig.model_validate(task.config)
-            run(cfg, seed=task.seed, hours=task.hours, out=target, figures=False)
-        kept.append(target)
+    tables_dir = out_dir / "tables"
+    kept = [tables_dir / run_id for run_id in chosen]
+    todo = [tasks[run_id] for run_id in chosen if not (tables_dir / run_id / "summary.json").is_file()]
+    if workers <= 1 or len(todo) <= 1:
+        for task in todo:
+            _replay_into(str(tables_dir), task)
+        return kept
+    failed: list[dict[str, Any]] = []
+
+    def record(row: dict[str, Any]) -> None:
+        if row.get("status") != "ok":
+            failed.append(row)
+
+    _execute(todo, workers, None, recycle_after, record, None, worker=partial(_replay_into, str(tables_dir)))
+    if failed:
+        ids = ", ".join(str(r["run_id"]) for r in failed)
+        raise RuntimeError(f"--keep-tables: {len(failed)} replay(s) failed ({ids}): {failed[0].get('error')}")
     return kept
+
+
+def _replay_into(tables_dir: str, task: RunTask) -> dict[str, Any]:
+    """Replay one study run into ``tables_dir/RUN_ID/`` (a worker function: module level, picklable)."""
+    cfg = ExperimentConfig.model_validate(task.config)
+    run(cfg, seed=task.seed, hours=task.hours, out=Path(tables_dir) / task.run_id, figures=False)
+    return {"run_id": task.run_id, "status": "ok"}
 
 
 def _execute(

@@ -494,13 +494,24 @@ class CryptoMarket(mesa.Model):
         self._next_fire = self.rng.exponential(1.0, n) / np.maximum(self._rates, 1e-12)
         # attention (params.activity): each clock runs in the operational time of the symbol it trades
         on_leader = p.activity.watchers_on_leader_clock
+        # attention horizons (activity.horizon_halflives_seconds): clock i reads class i mod K; the clocks'
+        # operational times and attention variances are laid out class-major, key = class x S + symbol, so
+        # that with one class (the default) key = symbol
+        halflives_s = p.activity.horizon_halflives_seconds or [
+            p.activity.vol_halflife_seconds or p.view.vol_halflife_seconds
+        ]
+        n_classes = len(halflives_s)
+        self._attention_classes = n_classes
+        horizon_class = np.arange(n, dtype=np.intp) % n_classes
         self._clock_symbol = np.array([_clock_symbol(a, on_leader) for a in self._clocked], dtype=np.intp)
-        self._op_time = np.zeros(self.n_symbols)
+        self._clock_key = horizon_class * self.n_symbols + self._clock_symbol
+        self._op_time = np.zeros(self.n_symbols * n_classes)
         self._activity_on = p.activity.vol_elasticity > 0
         self._attention_every = max(1, round(p.activity.vol_window_seconds / self.dt_seconds))
-        self._attention_var = np.array([v * v for v in self.view.base_vol_1s])  # per second
-        attention_halflife_s = p.activity.vol_halflife_seconds or p.view.vol_halflife_seconds
-        self._attention_alpha = 1.0 - 0.5 ** (self._attention_every * self.dt_seconds / attention_halflife_s)
+        # per second, one row of symbols per class
+        self._attention_var = np.tile([v * v for v in self.view.base_vol_1s], n_classes)
+        window_s = self._attention_every * self.dt_seconds
+        self._attention_alpha = np.repeat([1.0 - 0.5 ** (window_s / h) for h in halflives_s], self.n_symbols)
         self._liq_window: list[float] = []
         self._oi_cache: list[float] = []
         self._leader_index_return = 0.0
@@ -634,9 +645,10 @@ class CryptoMarket(mesa.Model):
             if self._step_index % self._attention_every == 0 and self._step_index:
                 window_s = self._attention_every * self.dt_seconds
                 r = np.array([self.view.ret(s, window_s) for s in range(self.n_symbols)])
-                self._attention_var += self._attention_alpha * (r * r / window_s - self._attention_var)
+                r2 = np.tile(r * r / window_s, self._attention_classes)
+                self._attention_var += self._attention_alpha * (r2 - self._attention_var)
             self._op_time += self.dt_seconds * self.activity_multiples()
-            clock = self._op_time[self._clock_symbol]
+            clock = self._op_time[self._clock_key]
             fired = np.flatnonzero(self._next_fire <= clock)
             if len(fired):
                 self._next_fire[fired] = (
@@ -665,23 +677,28 @@ class CryptoMarket(mesa.Model):
 
         ``clip((vol / base_vol_1s) ** vol_elasticity, min_multiple, max_multiple)`` with ``vol`` the
         attention volatility (:attr:`attention_vol_1s`); 1 for a symbol whose index has no base volatility.
+
+        Returns:
+            One multiple per attention class and symbol, class-major (``class x n_symbols + symbol``):
+            with one horizon class (the default) simply one per symbol.
         """
         ap = self.params.activity
-        view = self.view
+        base_vol = self.view.base_vol_1s
         vol = self.attention_vol_1s
-        out = np.ones(self.n_symbols)
-        for s in range(self.n_symbols):
-            base = view.base_vol_1s[s]
+        out = np.ones(len(vol))
+        for key in range(len(vol)):
+            base = base_vol[key % self.n_symbols]
             if base > 0:
-                out[s] = min(
-                    max((float(vol[s]) / base) ** ap.vol_elasticity, ap.min_multiple), ap.max_multiple
+                out[key] = min(
+                    max((float(vol[key]) / base) ** ap.vol_elasticity, ap.min_multiple), ap.max_multiple
                 )
         return out
 
     @property
     def attention_vol_1s(self) -> np.ndarray:
         """Realised volatility per sqrt(second) that attention reads: of the mid's returns over
-        ``activity.vol_window_seconds``, exponentially weighted (it starts at the index's calm volatility)."""
+        ``activity.vol_window_seconds``, exponentially weighted at each horizon class's half-life (it starts
+        at the index's calm volatility); class-major like :meth:`activity_multiples`."""
         return np.sqrt(self._attention_var)
 
     def phase_exchange(self) -> None:

@@ -897,6 +897,14 @@ class ActivityParams(StrictModel):
         "a move (activity after a shock decays over hours on real venues); None: the view's "
         "vol_halflife_seconds, which the makers read too",
     )
+    horizon_halflives_seconds: Annotated[list[Seconds], Field(min_length=1, max_length=12)] | None = Field(
+        None,
+        description="heterogeneous attention horizons: the clocked traders are dealt in turn (in the order "
+        "they are built) over these half-lives, and each class reads the attention volatility at its own "
+        "half-life (traders who stay at the screen for a minute after a move next to those who stay for "
+        "hours: Mueller et al. 1997's heterogeneous market; a sum of exponential memories decays slower "
+        "than any one of them); None: one class at vol_halflife_seconds",
+    )
     watchers_on_leader_clock: bool = Field(
         False,
         description="a BTC watcher (leveraged.btc_watcher_share, with contagion.btc_watchers) runs in the "

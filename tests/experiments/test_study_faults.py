@@ -310,3 +310,21 @@ def test_a_study_keeps_the_full_tables_of_its_worst_runs(tmp_path: Path) -> None
         assert (out / "tables" / run_id / "timeseries.parquet").is_file()
     for bad in ("worst:0", "best:3", "zz"):
         assert main([*args[:-2], "--keep-tables", bad]) == 2
+
+
+def test_kept_tables_are_replayed_on_the_studys_workers(tmp_path: Path) -> None:
+    """``--keep-tables all`` with two workers replays the runs on two processes: every run's tables are
+    kept, and each is the study's run (its summary gives the study's row), as with one worker."""
+    out = tmp_path / "study"
+    args = ["sweep", "leverage_sweep", "--seeds", "3", "--grid", "market.leveraged.leverage_cap=5", "--hours"]
+    args += ["0.01", "--workers", "2", "--out", str(out), "--quiet", "--keep-tables", "all"]
+    for item in [*TINY_POPULATION, "market.large_holders.count=1"]:
+        args += ["--set", item]
+    assert main(args) == 0
+    table = pd.read_parquet(out / "results.parquet")
+    assert sorted(p.name for p in (out / "tables").iterdir()) == sorted(table["run_id"])
+    for run_id in table["run_id"]:
+        summary = json.loads((out / "tables" / run_id / "summary.json").read_text())
+        row = table[table["run_id"] == run_id].iloc[0]
+        assert summary["symbols"]["BTC"]["max_drawdown_pct"] == pytest.approx(row["leader_max_drawdown_pct"])
+        assert summary["totals"]["liquidation_count"] == row["liquidation_count"]

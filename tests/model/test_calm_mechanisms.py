@@ -23,6 +23,8 @@
   impact, and the perp with it;
 * attention's own half-life (``activity.vol_halflife_seconds``): traders stay at the screen after a move
   for longer than the makers' volatility estimate remembers it;
+* heterogeneous attention horizons (``activity.horizon_halflives_seconds``): some traders leave the
+  screen a minute after a move, others stay for hours;
 * BTC watchers on BTC's clock (``activity.watchers_on_leader_clock``): alt traders who read BTC's moves
   come to the screen when BTC moves;
 * makers first (``market_makers.requote_first``): the makers requote to the step's news before the
@@ -155,6 +157,55 @@ def test_attention_can_stay_after_a_move_longer_than_the_makers_volatility() -> 
     print(f"\nattention burst left after 10 min: {slow:.1%} (30-min half-life), {default:.1%} (the view's)")
     assert slow == pytest.approx(0.5 ** (600 / 1800), abs=0.05)
     assert default == pytest.approx(0.5 ** (600 / 300), abs=0.05)
+
+
+def test_heterogeneous_horizons_keep_some_traders_at_the_screen_for_hours() -> None:
+    """``activity.horizon_halflives_seconds`` [60, 3600]: after a burst of volatility (10x the calm
+    variance) on every symbol, the traders dealt the one-minute horizon are back near their calm rate within
+    minutes while those dealt the one-hour horizon keep deciding at several times theirs: 0.5 ** (600 /
+    3600) = 89% of the burst is left in their attention after 10 minutes, against 0.1% at one minute. With
+    the market at its calm volatility the expected rate multiples over the 10 minutes average ~1.9 (minute)
+    and ~5.4 (hour), a ratio of ~2.8."""
+    activity = {"vol_elasticity": 1.5, "horizon_halflives_seconds": [60.0, 3600.0]}
+    market = CryptoMarket(small_params(**TINY, activity=activity), seed=2)
+    n_sym = market.n_symbols
+    base = np.tile(np.asarray(market.view.base_vol_1s) ** 2, 2)
+    market._attention_var[:] = 10.0 * base
+    horizon = np.arange(len(market._clocked)) % 2
+    fired = np.zeros(2)
+    for _ in range(600):
+        before = market._next_fire.copy()
+        market.step()
+        moved = market._next_fire != before
+        fired += [np.count_nonzero(moved & (horizon == 0)), np.count_nonzero(moved & (horizon == 1))]
+    per_trader = fired / [np.count_nonzero(horizon == 0), np.count_nonzero(horizon == 1)]
+    left = (market._attention_var - base) / (9.0 * base)
+    print(
+        f"\ndecisions per trader in 10 min after a burst: {per_trader[0]:.2f} (1-min horizon), "
+        f"{per_trader[1]:.2f} (1-h); burst left: {left[0]:.1%} / {left[n_sym]:.1%} (BTC)"
+    )
+    # the minute class now reads the market's own recent volatility (a little above the calm one here), the
+    # hour class still mostly the burst
+    assert left[n_sym] == pytest.approx(0.5 ** (600 / 3600), abs=0.05)
+    assert left[0] < left[n_sym] - 0.5
+    assert per_trader[1] > 2.0 * per_trader[0]
+
+
+def test_one_attention_horizon_is_the_single_half_life() -> None:
+    """A list of one half-life is the same market as ``vol_halflife_seconds`` at that value: the same
+    clocks fire, so the books and prices are bit-identical."""
+    runs = []
+    for activity in (
+        {"vol_elasticity": 1.5, "vol_halflife_seconds": 900.0},
+        {"vol_elasticity": 1.5, "horizon_halflives_seconds": [900.0]},
+    ):
+        market = CryptoMarket(small_params(**TINY, activity=activity), seed=5)
+        market.run_for(300)
+        runs.append(
+            ([market.exchange.mid_ticks(s) for s in range(market.n_symbols)], market._next_fire.copy())
+        )
+    assert runs[0][0] == runs[1][0]
+    assert np.array_equal(runs[0][1], runs[1][1])
 
 
 def test_gamma_horizons_keep_the_mean_and_cut_the_turnover() -> None:
