@@ -50,6 +50,8 @@ class MarketMaker(Trader):
         shared_budget: one risk budget for all its symbols (else one per symbol, same capital).
         leader_betas: each symbol's beta to the leader (``btc_beta``), for ``leader_pricing``; None: the
             alts are priced from their own book and index only.
+        index_coupling: the alts' indices load on the leader's (the contagion switch): with
+            ``leader_pricing_follow_seconds`` only the leader's perp move beyond its index is unshown.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class MarketMaker(Trader):
         inventory_limit_usd: float,
         shared_budget: bool = True,
         leader_betas: list[float] | None = None,
+        index_coupling: bool = True,
     ) -> None:
         super().__init__(model, exchange, view, capital_usd, isolated=False, leverage=params.account_leverage)
         self.symbols = symbols
@@ -84,6 +87,11 @@ class MarketMaker(Trader):
             else {}
         )
         self._last_leader: dict[int, float] = {}  # the leader's mid at each alt's last requote, ticks
+        # leader_pricing_follow_seconds: per alt, the leader's log-move (x the power) its index has not shown
+        # yet, and the leader's mid, index and the time at the last look
+        self._index_coupling = index_coupling
+        self._unshown: dict[int, float] = {}
+        self._leader_look: dict[int, tuple[float, float, float]] = {}
         self._symbol_out_until: dict[int, float] = {}
         self._last_ref: dict[int, float] = {}
         self._last_pos: dict[int, int] = {}
@@ -228,6 +236,25 @@ class MarketMaker(Trader):
         self._tape[s] = (tape, now, offset, endogenous)
         return offset
 
+    def _unshown_move(self, view: MarketView, s: int, power: float, follow_s: float) -> float:
+        """The leader's log-move, x ``power``, that alt ``s``'s index has not shown yet; updated at each look.
+
+        It grows by ``power`` x the leader's mid log-move since the last look (less the leader's index
+        log-move when the spot coupling is on: the alt's index shows that already) and fades at ``1 /
+        follow_s`` per second, as the index follows this venue's perp.
+        """
+        lead_mid, lead_index, now = view.mid_ticks[0], view.index_ticks[0], self.exchange.time_s
+        seen = self._leader_look.get(s)
+        self._leader_look[s] = (lead_mid, lead_index, now)
+        if seen is None or seen[0] <= 0 or lead_mid <= 0:
+            return self._unshown.get(s, 0.0)
+        move = math.log(lead_mid / seen[0])
+        if self._index_coupling and seen[1] > 0 and lead_index > 0:
+            move -= math.log(lead_index / seen[1])
+        left = self._unshown.get(s, 0.0) * math.exp(-(now - seen[2]) / follow_s) + power * move
+        self._unshown[s] = left
+        return left
+
     def _quote(self, view: MarketView, s: int, budget_used: float, inventory_lots: float, pos: int) -> None:
         """Requote symbol ``s`` if fair value or the position moved enough.
 
@@ -279,6 +306,10 @@ class MarketMaker(Trader):
             # a fast market: the index (spot venues, with their latency) is stale; lean on the own book
             fast = (view.vol_1s[s] / view.base_vol_1s[s] - 1.0) / max(p.fast_vol_multiple - 1.0, 1e-9)
             anchor += min(max(fast, 0.0), 1.0) * (p.index_anchor_fast - p.index_anchor)
+        if power and p.leader_pricing_follow_seconds is not None:
+            # the index is other venues' alt price: it shows BTC's move only as it follows, so the anchor is
+            # the index moved by what of BTC's move it has not shown yet (else the anchor takes it back)
+            index *= math.exp(self._unshown_move(view, s, power, p.leader_pricing_follow_seconds))
         fair = (1.0 - anchor) * moved + anchor * index
         if p.flow_impact_bps_per_musd:
             fair *= math.exp(self._flow_offset(view, s, mid, tv))

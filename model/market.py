@@ -82,6 +82,7 @@ def build_makers(
     params: MarketMakerParams,
     shared_budget: bool,
     leader_betas: list[float] | None = None,
+    index_coupling: bool = True,
 ) -> mesa.agent.AgentSet:
     """Open the market makers, one account each, in index order.
 
@@ -90,6 +91,8 @@ def build_makers(
     risk budget across its symbols or one per symbol (same capital either way). ``leader_betas`` (each
     symbol's ``btc_beta``, the leader's unused) is what ``leader_pricing`` scales the leader's move by;
     None: no maker prices an alt off the leader (the ``maker_leader_pricing`` channel off).
+    ``index_coupling`` (the contagion switch) tells the makers whether the alts' indices show BTC's
+    index moves already (``leader_pricing_follow_seconds``).
 
     Returns:
         The makers as an ``AgentSet`` in creation order (the order their shuffles start from).
@@ -108,6 +111,7 @@ def build_makers(
         inventory_limit_usd=params.inventory_limit_usd,
         shared_budget=shared_budget,
         leader_betas=leader_betas,
+        index_coupling=index_coupling,
     )
 
 
@@ -542,7 +546,9 @@ class CryptoMarket(mesa.Model):
         # a hedged basis desk: the counterparty of the open interest the market starts with
         self.basis_desk = ex.open_account(0.0, leverage=1.0)
         betas = [sym.btc_beta for sym in p.symbols] if p.contagion.maker_leader_pricing else None
-        self.makers = build_makers(self, ex, view, p.market_makers, p.contagion.shared_mm_budget, betas)
+        self.makers = build_makers(
+            self, ex, view, p.market_makers, p.contagion.shared_mm_budget, betas, p.contagion.index_coupling
+        )
         background = build_background(self, ex, view, p.background)
         leader_spacing = p.leveraged.support_spacing_usd.get(ex.names[0], 0.0)
         self.holders, holder_notionals = build_holders(

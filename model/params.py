@@ -605,6 +605,15 @@ class MarketMakerParams(StrictModel):
         "alts off BTC's book, the lead-lag quoting of cross-asset desks; 0: each alt from its own book and "
         "index",
     )
+    leader_pricing_follow_seconds: Seconds | None = Field(
+        None,
+        description="with leader_pricing, the part of the leader's move that an alt's index has not yet "
+        "shown moves the index anchor too, and it fades with this time constant, s (the index follows this "
+        "venue's perp: 1 / venue.index_arbitrage_per_second, 50 s at 0.02): the alt's fair value stays "
+        "moved while its index catches up. With the spot coupling on, the alt's index shows BTC's index "
+        "moves already, so only BTC's perp move beyond its index counts. None: the leader's move enters "
+        "through the mid only, and the anchor (index_anchor) pulls it back at the next requotes",
+    )
     leader_vol_widening: NonNegative = Field(
         0.0,
         description="with a shared risk budget (contagion.shared_mm_budget), an alt's quotes widen with the "

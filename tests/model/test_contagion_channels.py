@@ -11,7 +11,8 @@ BTC-only index jump is an agent's doing. Each test compares the same seed with t
 - ``leveraged.alt_leverage_weights`` and ``alt_long_tilt`` (the ``asset_leverage`` channel): alt traders
   take more leverage and crowd the long side, so the alts' liquidations run deeper once BTC breaks.
 - ``market_makers.leader_pricing`` (the ``maker_leader_pricing`` channel): makers move an alt's fair value
-  with BTC's book, so BTC's jump moves the alt's quotes before anyone trades the alt.
+  with BTC's book, so BTC's jump moves the alt's quotes before anyone trades the alt; with
+  ``leader_pricing_follow_seconds`` the move stays while the alt's index catches up.
 """
 
 from __future__ import annotations
@@ -112,14 +113,19 @@ def test_a_shared_risk_budget_widens_the_alt_quotes_when_btc_breaks() -> None:
     assert after_separate < 2.0 * before_on + 0.5  # per-symbol budgets: the channel is off
 
 
-def _alt_move_after_a_btc_jump(leader_pricing: float, channel: bool) -> tuple[float, float]:
-    """(ETH's mid move, BTC's mid move) as log-returns, 5 s after a -4% jump of BTC's index path, in a
-    makers-only market with the spot coupling off."""
+def _alt_move_after_a_btc_jump(
+    leader_pricing: float, channel: bool, follow_s: float | None = None, after_s: float = 5.0
+) -> tuple[float, float]:
+    """(ETH's mid move, BTC's mid move) as log-returns, ``after_s`` after a -4% jump of BTC's index path, in
+    a makers-only market with the spot coupling off (the index follows the perp at 0.02/s, after trading:
+    the rest of the market follows this venue within ~50 s)."""
+    makers = {"count": 4, "leader_pricing": leader_pricing, "index_news_passthrough": 1.0}
     params = small_params(
         leveraged={"count": 0},
         large_holders={"count": 0},
         background={"fundamental_count": 0, "noise_count": 0},
-        market_makers={"count": 4, "leader_pricing": leader_pricing, "index_news_passthrough": 1.0},
+        market_makers={**makers, "leader_pricing_follow_seconds": follow_s},
+        venue={"index_arbitrage_per_second": 0.02, "index_arbitrage_after_trading": True},
         contagion={"index_coupling": False, "maker_leader_pricing": channel},
     )
     market = CryptoMarket(params, seed=3)
@@ -127,7 +133,7 @@ def _alt_move_after_a_btc_jump(leader_pricing: float, channel: bool) -> tuple[fl
     market.run_for(60)
     eth0, btc0 = ex.mid_ticks(1), ex.mid_ticks(0)
     market.index_driver.jump(0, -0.04)
-    market.run_for(5)
+    market.run_for(after_s)
     return math.log(ex.mid_ticks(1) / eth0), math.log(ex.mid_ticks(0) / btc0)
 
 
@@ -147,6 +153,24 @@ def test_makers_pricing_alts_off_btc_move_the_alt_book_when_btc_jumps() -> None:
     assert btc_on < -0.03
     assert eth_on == pytest.approx(expected, rel=0.3)
     assert abs(eth_zero) < 0.001 and abs(eth_off) < 0.001
+
+
+def test_makers_keep_the_alt_moved_while_its_index_catches_up() -> None:
+    """``leader_pricing_follow_seconds``: the part of BTC's move that ETH's index has not shown moves the
+    makers' index anchor too, so ETH's first requote lands near the whole beta x BTC's move and ETH stays
+    there while its index follows the perp (here at 0.02/s: a 50-s time constant). Without it the anchor
+    takes the move back at every requote: 3 minutes on ETH keeps only a small part of it."""
+    beta = small_params().symbols[1].btc_beta
+    first, btc = _alt_move_after_a_btc_jump(1.0, True, follow_s=50.0)
+    later, btc_later = _alt_move_after_a_btc_jump(1.0, True, follow_s=50.0, after_s=180.0)
+    old_later, _ = _alt_move_after_a_btc_jump(1.0, True, after_s=180.0)
+    print(
+        f"\nETH after BTC's {btc:.4f}: {first:.4f} at 5 s, {later:.4f} at 3 min (beta x BTC "
+        f"{beta * btc_later:.4f}); mid-only pricing at 3 min: {old_later:.4f}"
+    )
+    assert first == pytest.approx(beta * btc, rel=0.3)
+    assert later == pytest.approx(beta * btc_later, rel=0.3)
+    assert abs(old_later) < 0.5 * abs(later)
 
 
 ALT_MIX = [0.02, 0.03, 0.05, 0.15, 0.25, 0.15, 0.2, 0.1, 0.05]  # 2x-100x, crowded at 20-75x
