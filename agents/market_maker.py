@@ -160,6 +160,10 @@ class MarketMaker(Trader):
                 self._last_ref.pop(s, None)
                 self._last_index.pop(s, None)
                 self._last_leader.pop(s, None)
+                # back from the pause, the unshown leader move starts from that look (the index has had the
+                # pause to follow)
+                self._leader_look.pop(s, None)
+                self._unshown.pop(s, None)
                 self._last_prices.pop(s, None)
                 self.withdrawals += 1
                 continue
