@@ -43,6 +43,8 @@ class LeveragedTrader(Trader):
         watch_btc: read the leader's returns for alt decisions (a contagion channel).
         holding_s: holding horizon, seconds.
         stop_loss: stop distance from the entry, fraction (None: the parameter block's ``stop_loss``).
+        support_stop: a dip buyer's stop distance under its support, fraction (None: the parameter
+            block's ``stop_below_support``).
         reads_sentiment: the sentiment channel: fear and greed tilt entries, exits and re-entry.
     """
 
@@ -61,6 +63,7 @@ class LeveragedTrader(Trader):
         watch_btc: bool,
         holding_s: float,
         stop_loss: float | None = None,
+        support_stop: float | None = None,
         reads_sentiment: bool = True,
     ) -> None:
         super().__init__(
@@ -74,6 +77,7 @@ class LeveragedTrader(Trader):
         self.watch_btc = watch_btc
         self.holding_s = holding_s
         self.stop_loss = params.stop_loss if stop_loss is None else stop_loss
+        self.support_stop = params.stop_below_support if support_stop is None else support_stop
         self.reads_sentiment = reads_sentiment
         self.entry_time: dict[int, float] = {}
         self.stop_ids: dict[int, int] = {}
@@ -244,7 +248,7 @@ class LeveragedTrader(Trader):
                 # the support the trader bought above: the round number under both entry and market
                 low = min(entry, view.mid_ticks[s])
                 support = math.floor(low / self._spacing_ticks[s]) * self._spacing_ticks[s]
-                trigger = support * (1.0 - self._p.stop_below_support)
+                trigger = support * (1.0 - self.support_stop)
             self.stop_ids[s] = ex.submit_stop(self.account, s, SELL, pos, max(1, math.floor(trigger)))
         else:
             trigger = entry * (1.0 + self.stop_loss)

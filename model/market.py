@@ -230,6 +230,8 @@ class LeveragedDraws(NamedTuple):
         offset: where the seeded entry sits in its spread around the index, in [-1, 1).
         stop_loss: the trader's stop distance under (over) its entry, fraction (``stop_loss``, spread
             uniformly by ``stop_loss_spread``; drawn only when that is above 0).
+        support_stop: a dip buyer's stop distance under its support, fraction (``stop_below_support``,
+            spread uniformly by ``support_stop_spread``; drawn only when that is above 0).
     """
 
     capital_usd: list[float]
@@ -243,6 +245,7 @@ class LeveragedDraws(NamedTuple):
     side: list[int]
     offset: list[float]
     stop_loss: list[float]
+    support_stop: list[float]
 
 
 def draw_leveraged(
@@ -254,7 +257,8 @@ def draw_leveraged(
     """Draw the leveraged population, vectorised, in a fixed order of the generator's draws.
 
     The order (capital, leverage, cross, multi, strategy, home symbol, watcher, holding, seeded, entry
-    offset, seeded side, stop distances when spread, alt traders' leverage when ``alt_leverage_weights``)
+    offset, seeded side, stop distances when spread, alt traders' leverage when ``alt_leverage_weights``,
+    support stop distances when spread)
     is part of the model's reproducibility: a new draw goes after these.
 
     Args:
@@ -269,7 +273,7 @@ def draw_leveraged(
     n = params.count
     n_sym = len(venue_caps)
     if not n:
-        return LeveragedDraws([], [], [], [], [], [], [], [], [], [], [])
+        return LeveragedDraws([], [], [], [], [], [], [], [], [], [], [], [])
     capital = rng.lognormal(math.log(params.capital_usd.median), params.capital_usd.sigma, n)
     weights = np.asarray(params.leverage_weights, dtype=np.float64)
     leverage = rng.choice(
@@ -314,6 +318,13 @@ def draw_leveraged(
             np.asarray(params.leverage_choices, dtype=np.float64), size=n, p=alt_w / alt_w.sum()
         )
         leverage = np.where(alt_trader, alt_leverage, leverage)
+    below = params.support_stop_spread
+    # drawn last and only when spread (as the stop distances): a market without it draws what it drew
+    support_stop = (
+        (params.stop_below_support * rng.uniform(1.0 - below, 1.0 + below, n)).tolist()
+        if below
+        else [params.stop_below_support] * n
+    )
     # the cross-margin channel: multi-symbol accounts are cross only when it is on
     isolated = np.where(is_multi, not contagion.cross_margin, ~cross)
     caps = np.asarray(venue_caps, dtype=np.float64)
@@ -355,6 +366,7 @@ def draw_leveraged(
         side=side.tolist(),
         offset=offsets.tolist(),
         stop_loss=stops,
+        support_stop=support_stop,
     )
 
 
@@ -383,6 +395,7 @@ def build_leveraged(
             watch_btc=draws.watch_btc,
             holding_s=draws.holding_s,
             stop_loss=draws.stop_loss,
+            support_stop=draws.support_stop,
             reads_sentiment=reads_sentiment,
         )
     )

@@ -520,6 +520,13 @@ class LeveragedTraderParams(StrictModel):
     stop_below_support: Annotated[float, Field(ge=0, le=0.2)] = Field(
         0.004, description="dip buyers' stop distance under the support, fraction"
     )
+    support_stop_spread: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.0,
+        description="each dip buyer's stop distance under the support is drawn uniformly within "
+        "stop_below_support x (1 -+ this): stops gather under a round number in a band, as Osler (2003) "
+        "found in currency stop orders, rather than all at one price (0: every dip buyer at "
+        "stop_below_support)",
+    )
     stops_at_support: bool = Field(
         True,
         description="dip buyers' stops sit under the support (clustered); False: at entry x (1 - stop_loss)",

@@ -89,3 +89,36 @@ def test_stop_distances_drawn_per_trader_spread_the_stops_out_of_one_band() -> N
     assert max(abs(d - 0.05) for d in same) < 1e-4
     assert min(spread) >= 0.025 - 1e-4 and max(spread) <= 0.075 + 1e-4
     assert np.std(spread) > 0.01  # uniform over 5 points of price has a std of ~1.4%
+
+
+def _support_stop_distances(spread: float) -> list[float]:
+    """Each seeded BTC dip buyer's stop distance under the support it bought above, fraction, at the start
+    of a small market (stops at support, the default)."""
+    params = small_params(leveraged={"support_stop_spread": spread})
+    market = CryptoMarket(params, seed=4)
+    ex = market.exchange
+    spacing_ticks = params.leveraged.support_spacing_usd["BTC"] / ex.tick_size_usd[0]
+    out = []
+    for trader in market.leveraged:
+        if trader.strategy == "dip_buyer" and ex.positions(trader.account)[0] > 0 and 0 in trader.stop_ids:
+            trigger = ex.stop_trigger_ticks(trader.stop_ids[0])
+            assert trigger is not None
+            low = min(ex.entry_price_ticks(trader.account, 0), market.view.mid_ticks[0])
+            support = (low // spacing_ticks) * spacing_ticks
+            out.append(1.0 - trigger / support)
+    return out
+
+
+def test_support_stops_drawn_per_dip_buyer_gather_in_a_band_under_the_round_number() -> None:
+    """With ``support_stop_spread`` 0.75 the dip buyers' stops sit 0.1-0.7% under their support (the
+    default distance 0.4% x (1 -+ 0.75)), spread over that band; without it every one sits 0.4% under, to a
+    tick: one price where a break fires them all at once."""
+    spread, same = _support_stop_distances(0.75), _support_stop_distances(0.0)
+    print(
+        f"\nsupport stop distances: {min(spread):.4f}-{max(spread):.4f} spread, "
+        f"{min(same):.4f}-{max(same):.4f} without"
+    )
+    assert len(spread) > 20 and len(same) > 20
+    assert max(abs(d - 0.004) for d in same) < 2e-5  # a tick of BTC is ~0.13 bp
+    assert min(spread) >= 0.001 - 2e-5 and max(spread) <= 0.007 + 2e-5
+    assert np.std(spread) > 0.001  # uniform over 0.6 points of price has a std of ~0.17%
