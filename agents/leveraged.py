@@ -45,6 +45,8 @@ class LeveragedTrader(Trader):
         stop_loss: stop distance from the entry, fraction (None: the parameter block's ``stop_loss``).
         support_stop: a dip buyer's stop distance under its support, fraction (None: the parameter
             block's ``stop_below_support``).
+        support_multiple: the multiple of the block's ``support_spacing_usd`` whose round numbers a dip
+            buyer watches.
         reads_sentiment: the sentiment channel: fear and greed tilt entries, exits and re-entry.
     """
 
@@ -64,6 +66,7 @@ class LeveragedTrader(Trader):
         holding_s: float,
         stop_loss: float | None = None,
         support_stop: float | None = None,
+        support_multiple: float = 1.0,
         reads_sentiment: bool = True,
     ) -> None:
         super().__init__(
@@ -85,7 +88,7 @@ class LeveragedTrader(Trader):
         self.reentries = 0  # times it came back with new money
         self._p = params
         self._spacing_ticks = [
-            params.support_spacing_usd.get(name, 0.0) / exchange.tick_size_usd[i]
+            params.support_spacing_usd.get(name, 0.0) * support_multiple / exchange.tick_size_usd[i]
             for i, name in enumerate(exchange.names)
         ]
 

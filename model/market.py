@@ -232,6 +232,8 @@ class LeveragedDraws(NamedTuple):
             uniformly by ``stop_loss_spread``; drawn only when that is above 0).
         support_stop: a dip buyer's stop distance under its support, fraction (``stop_below_support``,
             spread uniformly by ``support_stop_spread``; drawn only when that is above 0).
+        support_multiple: the multiple of ``support_spacing_usd`` whose round numbers a dip buyer watches
+            (one of ``support_spacing_multiples``, drawn only when they are set; 1 otherwise).
     """
 
     capital_usd: list[float]
@@ -246,6 +248,7 @@ class LeveragedDraws(NamedTuple):
     offset: list[float]
     stop_loss: list[float]
     support_stop: list[float]
+    support_multiple: list[float]
 
 
 def draw_leveraged(
@@ -258,7 +261,7 @@ def draw_leveraged(
 
     The order (capital, leverage, cross, multi, strategy, home symbol, watcher, holding, seeded, entry
     offset, seeded side, stop distances when spread, alt traders' leverage when ``alt_leverage_weights``,
-    support stop distances when spread)
+    support stop distances when spread, support multiples when set)
     is part of the model's reproducibility: a new draw goes after these.
 
     Args:
@@ -273,7 +276,7 @@ def draw_leveraged(
     n = params.count
     n_sym = len(venue_caps)
     if not n:
-        return LeveragedDraws([], [], [], [], [], [], [], [], [], [], [], [])
+        return LeveragedDraws([], [], [], [], [], [], [], [], [], [], [], [], [])
     capital = rng.lognormal(math.log(params.capital_usd.median), params.capital_usd.sigma, n)
     weights = np.asarray(params.leverage_weights, dtype=np.float64)
     leverage = rng.choice(
@@ -325,6 +328,12 @@ def draw_leveraged(
         if below
         else [params.stop_below_support] * n
     )
+    multiples = params.support_spacing_multiples
+    support_multiple = (
+        np.asarray(multiples, dtype=np.float64)[rng.integers(0, len(multiples), n)].tolist()
+        if multiples
+        else [1.0] * n
+    )
     # the cross-margin channel: multi-symbol accounts are cross only when it is on
     isolated = np.where(is_multi, not contagion.cross_margin, ~cross)
     caps = np.asarray(venue_caps, dtype=np.float64)
@@ -367,6 +376,7 @@ def draw_leveraged(
         offset=offsets.tolist(),
         stop_loss=stops,
         support_stop=support_stop,
+        support_multiple=support_multiple,
     )
 
 
@@ -396,6 +406,7 @@ def build_leveraged(
             holding_s=draws.holding_s,
             stop_loss=draws.stop_loss,
             support_stop=draws.support_stop,
+            support_multiple=draws.support_multiple,
             reads_sentiment=reads_sentiment,
         )
     )

@@ -520,6 +520,15 @@ class LeveragedTraderParams(StrictModel):
     stop_below_support: Annotated[float, Field(ge=0, le=0.2)] = Field(
         0.004, description="dip buyers' stop distance under the support, fraction"
     )
+    support_spacing_multiples: list[Annotated[float, Field(gt=0, le=100)]] | None = Field(
+        None,
+        min_length=1,
+        max_length=16,
+        description="each dip buyer watches round numbers of one spacing, support_spacing_usd x a multiple "
+        "drawn uniformly from this list (e.g. [0.25, 0.5, 1]: the 250s, 500s and 1000s of BTC): the round "
+        "numbers of several sizes that Osler (2003) found stop orders clustered at, so that the dip buyers "
+        "and their stops are shared over more, smaller clusters; None: every dip buyer at the spacing",
+    )
     support_stop_spread: Annotated[float, Field(ge=0, lt=1)] = Field(
         0.0,
         description="each dip buyer's stop distance under the support is drawn uniformly within "

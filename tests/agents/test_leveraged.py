@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from model.market import CryptoMarket
+from model.params import default_symbols
 from tests.model.market_helpers import run_market, small_params
 
 
@@ -122,3 +125,43 @@ def test_support_stops_drawn_per_dip_buyer_gather_in_a_band_under_the_round_numb
     assert max(abs(d - 0.004) for d in same) < 2e-5  # a tick of BTC is ~0.13 bp
     assert min(spread) >= 0.001 - 2e-5 and max(spread) <= 0.007 + 2e-5
     assert np.std(spread) > 0.001  # uniform over 0.6 points of price has a std of ~0.17%
+
+
+def _dip_buyer_stop_prices_usd(multiples: list[float] | None) -> list[float]:
+    """The seeded BTC dip buyers' stop prices at the start of a small market, USD (stops at support)."""
+    symbols = [s.model_dump() for s in default_symbols()]
+    # off every round number: at the default $78,000 each seeded dip buyer who entered above the start
+    # shares its support, whatever the spacing
+    symbols[0]["price_usd"] = 78_400.0
+    params = small_params(symbols=symbols, leveraged={"support_spacing_multiples": multiples})
+    market = CryptoMarket(params, seed=4)
+    ex = market.exchange
+    out = []
+    for trader in market.leveraged:
+        if trader.strategy == "dip_buyer" and ex.positions(trader.account)[0] > 0 and 0 in trader.stop_ids:
+            trigger = ex.stop_trigger_ticks(trader.stop_ids[0])
+            assert trigger is not None
+            out.append(trigger * ex.tick_size_usd[0])
+    return out
+
+
+def test_dip_buyers_watching_round_numbers_of_several_sizes_share_their_stops_over_more_levels() -> None:
+    """With ``support_spacing_multiples`` [0.25, 0.5, 1] each dip buyer's stop sits 0.4% under a multiple
+    of $250, $500 or $1,000: under the quarter levels too, and no level holds as many stops as the $1,000
+    level holds without (Osler 2003's round numbers of several sizes)."""
+    below = 1.0 - 0.004
+    several = _dip_buyer_stop_prices_usd([0.25, 0.5, 1.0])
+    one = _dip_buyer_stop_prices_usd(None)
+
+    def supports(prices: list[float]) -> list[int]:
+        return [round(p / below / 250.0) * 250 for p in prices]
+
+    for price, support in zip(several + one, supports(several + one), strict=True):
+        assert abs(price - support * below) < 0.2  # 0.4% under a multiple of $250, to a tick or so
+    levels_several, levels_one = supports(several), supports(one)
+    print(f"\nstops per level: {sorted(Counter(levels_several).items())}")
+    print(f"without: {sorted(Counter(levels_one).items())}")
+    assert all(s % 1000 == 0 for s in levels_one)
+    assert any(s % 1000 in (250, 750) for s in levels_several)
+    assert len(several) > 20 and len(one) > 20
+    assert max(Counter(levels_several).values()) < max(Counter(levels_one).values())
