@@ -251,6 +251,11 @@ class LeveragedDraws(NamedTuple):
     support_multiple: list[float]
 
 
+def _spread_draw(rng: np.random.Generator, base: float, spread: float, n: int) -> list[float]:
+    """``n`` values uniform within ``base x (1 -+ spread)``; with ``spread`` 0, ``base`` each and no draw."""
+    return (base * rng.uniform(1.0 - spread, 1.0 + spread, n)).tolist() if spread else [base] * n
+
+
 def draw_leveraged(
     rng: np.random.Generator,
     params: LeveragedTraderParams,
@@ -302,13 +307,8 @@ def draw_leveraged(
     seeded = rng.random(n) < params.seeded_share
     offsets = rng.uniform(-1.0, 1.0, n)
     long_draw = rng.random(n)
-    spread = params.stop_loss_spread
-    # drawn last and only when spread: a market without it draws exactly what it drew before
-    stops = (
-        (params.stop_loss * rng.uniform(1.0 - spread, 1.0 + spread, n)).tolist()
-        if spread
-        else [params.stop_loss] * n
-    )
+    # drawn only when spread: a market without it draws exactly what it drew before
+    stops = _spread_draw(rng, params.stop_loss, params.stop_loss_spread, n)
 
     is_multi = multi & (n_sym > 1)
     alt_trader = ~is_multi & (home != 0)
@@ -321,13 +321,7 @@ def draw_leveraged(
             np.asarray(params.leverage_choices, dtype=np.float64), size=n, p=alt_w / alt_w.sum()
         )
         leverage = np.where(alt_trader, alt_leverage, leverage)
-    below = params.support_stop_spread
-    # drawn last and only when spread (as the stop distances): a market without it draws what it drew
-    support_stop = (
-        (params.stop_below_support * rng.uniform(1.0 - below, 1.0 + below, n)).tolist()
-        if below
-        else [params.stop_below_support] * n
-    )
+    support_stop = _spread_draw(rng, params.stop_below_support, params.support_stop_spread, n)
     multiples = params.support_spacing_multiples
     support_multiple = (
         np.asarray(multiples, dtype=np.float64)[rng.integers(0, len(multiples), n)].tolist()
