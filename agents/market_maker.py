@@ -220,12 +220,13 @@ class MarketMaker(Trader):
 
         The tape's buyer- minus seller-initiated volume since the last look, in $1M (per $1M x the book's
         liquidity scale), moves fair value by ``flow_impact_bps_per_musd``, and the move fades with
-        ``flow_impact_halflife_seconds``. With ``flow_impact_net_of_index`` what the index has followed
-        since (its endogenous move: arbitrage pull and spot impact, the index's move less the news of its
-        exogenous path) is taken off the move first, so the flow's impact is permanent in the share the
-        index follows and counted once. Without it the move rides on the index wherever it goes: an index
-        that follows the perp adds to it (a feedback, momentum, whose share grows with the venue's
-        ``index_arbitrage_per_second``).
+        ``flow_impact_halflife_seconds``. With ``flow_impact_vol_elasticity`` the price per $1M scales
+        with the realised volatility (:meth:`_flow_vol_multiple`). With ``flow_impact_net_of_index``
+        what the index has followed since (its endogenous move: arbitrage pull and spot impact, the index's
+        move less the news of its exogenous path) is taken off the move first, so the flow's impact is
+        permanent in the share the index follows and counted once. Without it the move rides on the index
+        wherever it goes: an index that follows the perp adds to it (a feedback, momentum, whose share
+        grows with the venue's ``index_arbitrage_per_second``).
         """
         p = self._p
         now = view.time_s
@@ -236,9 +237,21 @@ class MarketMaker(Trader):
         if p.flow_impact_net_of_index:
             offset -= endogenous - last_endogenous
         offset *= 0.5 ** ((now - last_t) / p.flow_impact_halflife_seconds)
-        offset += p.flow_impact_bps_per_musd * 1e-4 * flow_musd
+        offset += p.flow_impact_bps_per_musd * 1e-4 * flow_musd * self._flow_vol_multiple(view, s)
         self._tape[s] = (tape, now, offset, endogenous)
         return offset
+
+    def _flow_vol_multiple(self, view: MarketView, s: int) -> float:
+        """The flow price's multiple from volatility: (realised / calm)^``flow_impact_vol_elasticity``,
+        within ``1 / flow_impact_max_multiple`` and ``flow_impact_max_multiple``; 1 when off or when the
+        index has no calm volatility to compare with."""
+        p = self._p
+        base = view.base_vol_1s[s]
+        if not p.flow_impact_vol_elasticity or base <= 0:
+            return 1.0
+        top = p.flow_impact_max_multiple
+        ratio = max(view.vol_1s[s], 0.0) / base
+        return min(max(ratio**p.flow_impact_vol_elasticity, 1.0 / top), top) if ratio > 0 else 1.0 / top
 
     def _unshown_move(self, view: MarketView, s: int, power: float, follow_s: float) -> float:
         """The leader's log-move, x ``power``, that alt ``s``'s index has not shown yet; updated at each look.

@@ -670,6 +670,18 @@ class MarketMakerParams(StrictModel):
         description="half-life of the flow's move of fair value relative to the index: the part the index "
         "(arbitrage, spot) has not followed by then fades",
     )
+    flow_impact_vol_elasticity: NonNegative = Field(
+        0.0,
+        description="the flow's price per $1M scales with the realised volatility over the index's calm one, "
+        "to this power (within 1/flow_impact_max_multiple and flow_impact_max_multiple): in a fast market a "
+        "dollar of flow tells more (Kyle 1985: lambda = sigma_v / 2 sigma_u), so the body of the return "
+        "distribution clusters; 0: a constant price per $1M",
+    )
+    flow_impact_max_multiple: float = Field(
+        3.0,
+        ge=1.0,
+        description="bound of the volatility multiple of the flow's price (x this at most, / this at least)",
+    )
     flow_impact_net_of_index: bool = Field(
         False,
         description="flow pricing takes off what the index has followed since (its moves that are not news): "

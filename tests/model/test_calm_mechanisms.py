@@ -407,6 +407,50 @@ def test_makers_price_the_tape_flow_and_its_impact_fades_with_the_half_life() ->
     assert later_on - later_off == pytest.approx(expected / 2, abs=1.0)
 
 
+def _flow_gap_in_a_fast_market(elasticity: float, max_multiple: float) -> tuple[float, float]:
+    """BTC's mid / index - 1 (bp) 3 s after a $0.5M market buy that follows a minute of +-30 bp index jumps
+    every 5 s (the mark's realised volatility tens of times the index's calm one), and the buy's notional
+    ($M)."""
+    params = _tight_makers(
+        flow_impact_bps_per_musd=10.0,
+        flow_impact_halflife_seconds=600.0,  # long: the offset barely fades over the 3 s measured
+        flow_impact_vol_elasticity=elasticity,
+        flow_impact_max_multiple=max_multiple,
+        risk_aversion=0.0,
+    )
+    params.symbols[0].index_vol_per_day = 0.01  # a calm volatility to compare the realised one with
+    params.venue.index_arbitrage_per_second = 0.0
+    market = CryptoMarket(params, seed=5)
+    market.run_for(30)
+    for k in range(12):
+        market.index_driver.jump(0, 0.003 if k % 2 == 0 else -0.003)
+        market.run_for(5)
+    ex = market.exchange
+    before = (ex.mid_ticks(0) / ex.index_ticks[0] - 1.0) * 1e4
+    taker = ex.open_account(5_000_000, leverage=5)
+    res = ex.submit(taker, 0, BUY, ex.usd_to_lots(0, 500_000, ex.mid_ticks(0)))
+    notional_musd = sum(f.price_ticks * f.lots for f in res.fills) * ex.tick_value_micro[0] / 1e12
+    market.run_for(3)
+    return (ex.mid_ticks(0) / ex.index_ticks[0] - 1.0) * 1e4 - before, notional_musd
+
+
+def test_flow_is_priced_higher_in_a_fast_market_up_to_the_bound() -> None:
+    constant, musd = _flow_gap_in_a_fast_market(0.0, 3.0)
+    capped3, _ = _flow_gap_in_a_fast_market(1.0, 3.0)
+    capped2, _ = _flow_gap_in_a_fast_market(1.0, 2.0)
+    print(
+        f"\nafter ${musd:.2f}M in a fast market: {constant:.2f} bp at a constant price per $1M, "
+        f"{capped3:.2f} with the multiple bounded at 3, {capped2:.2f} at 2"
+    )
+    # realised volatility is tens of times the calm one, so the multiple sits at its bound: the flow moves
+    # fair value by (bound - 1) x lambda x flow more than at a constant price (within a requote's
+    # tolerance, 1 bp; the same buy fills the same in all three: the book before it is the same)
+    step = 10.0 * musd  # bp: lambda x the tape's net buying in $M
+    assert step > 1.0
+    assert capped3 - constant == pytest.approx(2 * step, abs=1.0)
+    assert capped2 - constant == pytest.approx(step, abs=1.0)
+
+
 # --------------------------------------------------------------------------- a book that follows a jump
 
 
