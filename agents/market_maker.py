@@ -100,6 +100,9 @@ class MarketMaker(Trader):
         self._n_quotes: dict[int, int] = {}
         # flow pricing: the tape, time, offset and the index's endogenous log-move at the last look
         self._tape: dict[int, tuple[int, float, float, float]] = {}
+        # the slow average of the realised variance per sqrt(second)^2 and when it was last updated, per
+        # symbol (flow_impact_vol_reference_halflife_seconds)
+        self._vol_reference: dict[int, tuple[float, float]] = {}
         # hedge_share: the spot hedge held off this venue, per symbol, in perp lots (short spot < 0), and its
         # cost (lots x index ticks at each hedge trade)
         self.hedge_lots: dict[int, float] = {}
@@ -237,20 +240,32 @@ class MarketMaker(Trader):
         if p.flow_impact_net_of_index:
             offset -= endogenous - last_endogenous
         offset *= 0.5 ** ((now - last_t) / p.flow_impact_halflife_seconds)
-        offset += p.flow_impact_bps_per_musd * 1e-4 * flow_musd * self._flow_vol_multiple(view, s)
+        offset += p.flow_impact_bps_per_musd * 1e-4 * flow_musd * self._flow_vol_multiple(view, s, now)
         self._tape[s] = (tape, now, offset, endogenous)
         return offset
 
-    def _flow_vol_multiple(self, view: MarketView, s: int) -> float:
-        """The flow price's multiple from volatility: (realised / calm)^``flow_impact_vol_elasticity``,
+    def _flow_vol_multiple(self, view: MarketView, s: int, now: float) -> float:
+        """The flow price's multiple from volatility: (realised / reference)^``flow_impact_vol_elasticity``,
         within ``1 / flow_impact_max_multiple`` and ``flow_impact_max_multiple``; 1 when off or when the
-        index has no calm volatility to compare with."""
+        index has no calm volatility to compare with.
+
+        The reference is the index's calm volatility, or with ``flow_impact_vol_reference_halflife_seconds``
+        the maker's slow average of the realised variance since it started (from the calm one), updated
+        here at each look.
+        """
         p = self._p
         base = view.base_vol_1s[s]
         if not p.flow_impact_vol_elasticity or base <= 0:
             return 1.0
+        vol = max(view.vol_1s[s], 0.0)
+        halflife = p.flow_impact_vol_reference_halflife_seconds
+        if halflife is not None:
+            var, last_t = self._vol_reference.get(s, (base * base, now))
+            var += (1.0 - 0.5 ** ((now - last_t) / halflife)) * (vol * vol - var)
+            self._vol_reference[s] = (var, now)
+            base = math.sqrt(var) if var > 0 else base
         top = p.flow_impact_max_multiple
-        ratio = max(view.vol_1s[s], 0.0) / base
+        ratio = vol / base
         return min(max(ratio**p.flow_impact_vol_elasticity, 1.0 / top), top) if ratio > 0 else 1.0 / top
 
     def _unshown_move(self, view: MarketView, s: int, power: float, follow_s: float) -> float:

@@ -682,6 +682,13 @@ class MarketMakerParams(StrictModel):
         ge=1.0,
         description="bound of the volatility multiple of the flow's price (x this at most, / this at least)",
     )
+    flow_impact_vol_reference_halflife_seconds: Seconds | None = Field(
+        None,
+        description="what the flow's volatility multiple compares the realised volatility with: None, the "
+        "index's calm volatility; a half-life, each maker's own slow average of the realised variance "
+        "(started at the calm one), so a fast market's higher price per $1M fades as it becomes the "
+        "normal (volatility against its recent level, as in GARCH)",
+    )
     flow_impact_net_of_index: bool = Field(
         False,
         description="flow pricing takes off what the index has followed since (its moves that are not news): "

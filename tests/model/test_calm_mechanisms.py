@@ -407,22 +407,25 @@ def test_makers_price_the_tape_flow_and_its_impact_fades_with_the_half_life() ->
     assert later_on - later_off == pytest.approx(expected / 2, abs=1.0)
 
 
-def _flow_gap_in_a_fast_market(elasticity: float, max_multiple: float) -> tuple[float, float]:
-    """BTC's mid / index - 1 (bp) 3 s after a $0.5M market buy that follows a minute of +-30 bp index jumps
-    every 5 s (the mark's realised volatility tens of times the index's calm one), and the buy's notional
-    ($M)."""
+def _flow_gap_in_a_fast_market(
+    elasticity: float, max_multiple: float, reference_halflife_s: float | None = None, fast_minutes: int = 1
+) -> tuple[float, float]:
+    """BTC's mid / index - 1 (bp) 3 s after a $0.5M market buy that follows ``fast_minutes`` of +-30 bp
+    index jumps every 5 s (the mark's realised volatility tens of times the index's calm one), and the
+    buy's notional ($M)."""
     params = _tight_makers(
         flow_impact_bps_per_musd=10.0,
         flow_impact_halflife_seconds=600.0,  # long: the offset barely fades over the 3 s measured
         flow_impact_vol_elasticity=elasticity,
         flow_impact_max_multiple=max_multiple,
+        flow_impact_vol_reference_halflife_seconds=reference_halflife_s,
         risk_aversion=0.0,
     )
     params.symbols[0].index_vol_per_day = 0.01  # a calm volatility to compare the realised one with
     params.venue.index_arbitrage_per_second = 0.0
     market = CryptoMarket(params, seed=5)
     market.run_for(30)
-    for k in range(12):
+    for k in range(12 * fast_minutes):
         market.index_driver.jump(0, 0.003 if k % 2 == 0 else -0.003)
         market.run_for(5)
     ex = market.exchange
@@ -449,6 +452,30 @@ def test_flow_is_priced_higher_in_a_fast_market_up_to_the_bound() -> None:
     assert step > 1.0
     assert capped3 - constant == pytest.approx(2 * step, abs=1.0)
     assert capped2 - constant == pytest.approx(step, abs=1.0)
+
+
+def test_against_its_own_recent_volatility_a_lasting_fast_market_becomes_the_normal() -> None:
+    """With a slow reference of 60 s, ten minutes of the same jumps make their volatility the reference:
+    the multiple is back near 1, while against the calm one it stays at its bound."""
+    constant, musd = _flow_gap_in_a_fast_market(0.0, 3.0, fast_minutes=10)
+    calm_ref, _ = _flow_gap_in_a_fast_market(1.0, 3.0, fast_minutes=10)
+    own_ref, _ = _flow_gap_in_a_fast_market(1.0, 3.0, reference_halflife_s=60.0, fast_minutes=10)
+    hour_ref, _ = _flow_gap_in_a_fast_market(1.0, 3.0, reference_halflife_s=3600.0, fast_minutes=10)
+    print(
+        f"\nafter ten fast minutes and ${musd:.2f}M: {constant:.2f} bp at a constant price, {calm_ref:.2f} "
+        f"against the calm volatility, {own_ref:.2f} against a 60-s average, {hour_ref:.2f} against a 1-h one"
+    )
+    step = 10.0 * musd
+    assert _at_bound_three(calm_ref - constant, step)
+    # the 60-s reference has caught up with the realised volatility: about the constant price's move
+    assert own_ref - constant == pytest.approx(0.0, abs=1.0)
+    # an hour's reference has not (10 minutes of a 1-h half-life): still at the bound
+    assert _at_bound_three(hour_ref - constant, step)
+
+
+def _at_bound_three(extra_bp: float, step_bp: float) -> bool:
+    """The extra move of a multiple at its bound 3: (3 - 1) x lambda x flow, within the requote tolerance."""
+    return abs(extra_bp - 2 * step_bp) <= 1.0
 
 
 # --------------------------------------------------------------------------- a book that follows a jump
