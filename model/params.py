@@ -682,6 +682,16 @@ class MarketMakerParams(StrictModel):
         ge=1.0,
         description="bound of the volatility multiple of the flow's price (x this at most, / this at least)",
     )
+    flow_impact_linear_up_to_usd: Usd | None = Field(
+        None,
+        description="the flow's price is linear in the net flow a maker sees between two looks up to this "
+        "many USD (x liquidity_scale on thinner books) and concave beyond, to the power "
+        "flow_impact_concavity (the square-root law of impact: Toth et al. 2011; a stop or liquidation "
+        "burst of $10M moves fair value ~3x, not 10x, what $1M does); None: linear at every size",
+    )
+    flow_impact_concavity: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.5, description="power of the flow's price beyond flow_impact_linear_up_to_usd (1: linear)"
+    )
     flow_impact_vol_reference_halflife_seconds: Seconds | None = Field(
         None,
         description="what the flow's volatility multiple compares the realised volatility with: None, the "

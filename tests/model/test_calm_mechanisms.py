@@ -370,12 +370,13 @@ def test_queue_aware_makers_keep_their_place_and_send_fewer_messages() -> None:
 # --------------------------------------------------------------------------- flow impact
 
 
-def _gap_after_a_buy(flow_impact_bps_per_musd: float) -> tuple[float, float, float]:
+def _gap_after_a_buy(flow_impact_bps_per_musd: float, **makers: object) -> tuple[float, float, float]:
     """BTC's mid / index - 1 (bp) 3 s and 63 s after a $0.5M market buy, and the buy's notional ($M)."""
     params = _tight_makers(
         flow_impact_bps_per_musd=flow_impact_bps_per_musd,
         flow_impact_halflife_seconds=60.0,
         risk_aversion=0.0,  # no inventory skew: the makers' short position alone would lift the quotes
+        **makers,
     )
     params.venue.index_arbitrage_per_second = 0.0  # the index stays where it is: only the makers move
     market = CryptoMarket(params, seed=5)
@@ -405,6 +406,22 @@ def test_makers_price_the_tape_flow_and_its_impact_fades_with_the_half_life() ->
     assert soon_on - soon_off == pytest.approx(expected, abs=1.0)
     # one half-life later about half of it is left (again within the requote tolerance)
     assert later_on - later_off == pytest.approx(expected / 2, abs=1.0)
+
+
+def test_beyond_the_knee_the_flow_is_priced_by_the_square_root_law() -> None:
+    linear, _, musd = _gap_after_a_buy(40.0)
+    concave, _, _ = _gap_after_a_buy(40.0, flow_impact_linear_up_to_usd=100_000, flow_impact_concavity=0.5)
+    below, _, _ = _gap_after_a_buy(40.0, flow_impact_linear_up_to_usd=2_000_000, flow_impact_concavity=0.5)
+    off, _, _ = _gap_after_a_buy(0.0)
+    print(
+        f"\nafter a ${musd:.2f}M buy at 40 bp per $1M: {linear - off:.2f} bp linear, "
+        f"{concave - off:.2f} with a $0.1M knee, {below - off:.2f} with a $2M knee"
+    )
+    # one look sees the whole buy: 40 bp x 0.1 x (musd / 0.1)^0.5 beyond a $0.1M knee, 40 x musd below it
+    assert musd > 0.3
+    assert concave - off == pytest.approx(40.0 * 0.1 * (musd / 0.1) ** 0.5, abs=1.0)
+    assert linear - off == pytest.approx(40.0 * musd, abs=1.0)
+    assert below == pytest.approx(linear, abs=1e-9)  # under the knee nothing changes
 
 
 def _flow_gap_in_a_fast_market(
