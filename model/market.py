@@ -534,6 +534,15 @@ class CryptoMarket(mesa.Model):
         self._attention_var = np.tile([v * v for v in self.view.base_vol_1s], n_classes)
         window_s = self._attention_every * self.dt_seconds
         self._attention_alpha = np.repeat([1.0 - 0.5 ** (window_s / h) for h in halflives_s], self.n_symbols)
+        # activity.vol_reference_halflife_seconds: the slow average of the attention variance that the
+        # multiples compare with (None: the index's calm variance)
+        ref_halflife_s = p.activity.vol_reference_halflife_seconds
+        self._attention_ref_var: np.ndarray | None = (
+            None if ref_halflife_s is None else self._attention_var.copy()
+        )
+        self._attention_ref_alpha = (
+            0.0 if ref_halflife_s is None else 1.0 - 0.5 ** (self.dt_seconds / ref_halflife_s)
+        )
         self._liq_window: list[float] = []
         self._oi_cache: list[float] = []
         self._leader_index_return = 0.0
@@ -671,6 +680,10 @@ class CryptoMarket(mesa.Model):
                 r = np.array([self.view.ret(s, window_s) for s in range(self.n_symbols)])
                 r2 = np.tile(r * r / window_s, self._attention_classes)
                 self._attention_var += self._attention_alpha * (r2 - self._attention_var)
+            if self._attention_ref_var is not None:
+                self._attention_ref_var += self._attention_ref_alpha * (
+                    self._attention_var - self._attention_ref_var
+                )
             self._op_time += self.dt_seconds * self.activity_multiples()
             clock = self._op_time[self._clock_key]
             fired = np.flatnonzero(self._next_fire <= clock)
@@ -701,6 +714,8 @@ class CryptoMarket(mesa.Model):
 
         ``clip((vol / base_vol_1s) ** vol_elasticity, min_multiple, max_multiple)`` with ``vol`` the
         attention volatility (:attr:`attention_vol_1s`); 1 for a symbol whose index has no base volatility.
+        With ``activity.vol_reference_halflife_seconds`` the slow average of the attention variance takes
+        the place of ``base_vol_1s`` squared.
 
         Returns:
             One multiple per attention class and symbol, class-major (``class x n_symbols + symbol``):
@@ -709,10 +724,13 @@ class CryptoMarket(mesa.Model):
         ap = self.params.activity
         base_vol = self.view.base_vol_1s
         vol = self.attention_vol_1s
+        ref_var = self._attention_ref_var
         out = np.ones(len(vol))
         for key in range(len(vol)):
             base = base_vol[key % self.n_symbols]
             if base > 0:
+                if ref_var is not None and ref_var[key] > 0:
+                    base = math.sqrt(float(ref_var[key]))
                 out[key] = min(
                     max((float(vol[key]) / base) ** ap.vol_elasticity, ap.min_multiple), ap.max_multiple
                 )

@@ -959,6 +959,13 @@ class ActivityParams(StrictModel):
         "hours: Mueller et al. 1997's heterogeneous market; a sum of exponential memories decays slower "
         "than any one of them); None: one class at vol_halflife_seconds",
     )
+    vol_reference_halflife_seconds: Seconds | None = Field(
+        None,
+        description="what attention compares its volatility with: None, the index's calm volatility; a "
+        "half-life, a slow average of the attention variance itself (per horizon class and symbol, started "
+        "at the calm one), so traders come to the screen for a move against the market's recent level and "
+        "a lasting fast market becomes the normal (volatility against its recent level, as in GARCH)",
+    )
     watchers_on_leader_clock: bool = Field(
         False,
         description="a BTC watcher (leveraged.btc_watcher_share, with contagion.btc_watchers) runs in the "

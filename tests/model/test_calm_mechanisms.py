@@ -83,6 +83,25 @@ def test_traders_come_to_the_screen_when_the_price_moves() -> None:
     assert math.isclose(multiples[0], 3.0**1.5, rel_tol=1e-12)
 
 
+def test_against_its_recent_level_lasting_volatility_stops_bringing_traders() -> None:
+    """``activity.vol_reference_halflife_seconds`` 120 s: with BTC's attention volatility held at 3x the
+    calm one for 20 minutes, the reference catches up (0.5 ** (1200 / 120): 0.1% of the gap left), so
+    over the last 10 minutes traders decide at about their calm rate; against the calm volatility they
+    decide at 3 ** 1.5 = 5.2x it the whole time."""
+    activity = {"vol_elasticity": 1.5}
+    calm = _decisions_in(CryptoMarket(small_params(**TINY, activity=activity), seed=3), 600, 0, 1.0)
+    counts = {}
+    for name, ref in (("calm reference", None), ("120-s reference", 120.0)):
+        market = CryptoMarket(
+            small_params(**TINY, activity={**activity, "vol_reference_halflife_seconds": ref}), seed=3
+        )
+        _decisions_in(market, 600, 0, 3.0)
+        counts[name] = _decisions_in(market, 600, 0, 3.0)
+    print(f"\nBTC traders' decisions in the 2nd 10 min at 3x vol: {counts}; calm: {calm}")
+    assert counts["calm reference"] > 3 * calm
+    assert abs(counts["120-s reference"] - calm) < 0.3 * calm
+
+
 def test_the_attention_loop_is_bounded_by_its_cap() -> None:
     market = CryptoMarket(small_params(**TINY, activity={"vol_elasticity": 2.0, "max_multiple": 4.0}), seed=1)
     market._attention_var[0] = (100.0 * market.view.base_vol_1s[0]) ** 2
