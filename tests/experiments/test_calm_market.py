@@ -15,6 +15,7 @@ import pytest
 
 from experiments import run
 from experiments.stylized import RANGES, symbol_facts
+from tests.model.candidate_claims import ablation_sums
 
 SEEDS = (11, 12)
 HOURS = 2.0
@@ -83,20 +84,7 @@ def test_the_candidates_fat_tails_and_clustering_need_both_leverage_and_flow_pri
     BTC, ETH and SOL (a few hours measure them only roughly, so the claim is on sums and with the same
     2x margin as the baseline's leverage ablation above; the 5 x 24 h study is in docs/calm_market.md).
     """
-    off = {
-        "on": [],
-        "flow pricing off": ["market.market_makers.flow_impact_bps_per_musd=0"],
-        "every trader at 1x": ["market.leveraged.leverage_cap=1"],
-    }
-    kurt = dict.fromkeys(off, 0.0)
-    clus = dict.fromkeys(off, 0.0)
-    for seed in (11, 12, 13):
-        for name, sets in off.items():
-            ts = run("calm_market", seed=seed, hours=3.0, overrides=sets, figures=False).timeseries
-            for symbol in ("BTC", "ETH", "SOL"):
-                f = symbol_facts(ts[ts["symbol"] == symbol].sort_values("time_s"))
-                kurt[name] += f["excess_kurtosis_1m"]
-                clus[name] += f["acf_abs_r_lag1"]
+    kurt, clus = ablation_sums([])
     print(f"\nsummed 1-min kurtosis {kurt}; summed |r| lag-1 ACF {clus}")
     for name in ("flow pricing off", "every trader at 1x"):
         assert kurt["on"] > 2 * kurt[name], name
