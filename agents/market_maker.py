@@ -240,10 +240,10 @@ class MarketMaker(Trader):
         if p.flow_impact_net_of_index:
             offset -= endogenous - last_endogenous
         offset *= 0.5 ** ((now - last_t) / p.flow_impact_halflife_seconds)
-        knee_musd = p.flow_impact_linear_up_to_usd
-        if knee_musd is not None and abs(flow_musd) > knee_musd / 1e6:
+        knee_usd = p.flow_impact_linear_up_to_usd
+        if knee_usd is not None and abs(flow_musd) > knee_usd / 1e6:
             # beyond the knee the price is concave in the flow (the square-root law)
-            knee_musd /= 1e6
+            knee_musd = knee_usd / 1e6
             flow_musd = math.copysign(
                 knee_musd * (abs(flow_musd) / knee_musd) ** p.flow_impact_concavity, flow_musd
             )
