@@ -49,6 +49,7 @@ class Trader(mesa.Agent):
         self.account = exchange.open_account(capital_usd, isolated=isolated, leverage=leverage)
         self.rate_per_s = rate_per_s
         self.capital_usd = capital_usd
+        self.leverage = leverage  # the account's leverage, x (what a move does to its equity)
 
     def step(self) -> None:
         """One activation: observe the market, decide, act."""

@@ -528,6 +528,13 @@ class CryptoMarket(mesa.Model):
         self._clock_symbol = np.array([_clock_symbol(a, on_leader) for a in self._clocked], dtype=np.intp)
         self._clock_key = horizon_class * self.n_symbols + self._clock_symbol
         self._op_time = np.zeros(self.n_symbols * n_classes)
+        lev_ref = p.activity.leverage_reference
+        self._attention_weight: np.ndarray | None = (
+            None
+            if lev_ref is None
+            else np.minimum(1.0, np.array([float(a.leverage) for a in self._clocked]) / lev_ref)
+        )
+        self._agent_op_time = np.zeros(n)
         self._activity_on = p.activity.vol_elasticity > 0
         self._attention_every = max(1, round(p.activity.vol_window_seconds / self.dt_seconds))
         # per second, one row of symbols per class
@@ -685,7 +692,14 @@ class CryptoMarket(mesa.Model):
                     self._attention_var - self._attention_ref_var
                 )
             self._op_time += self.dt_seconds * self.activity_multiples()
-            clock = self._op_time[self._clock_key]
+            if self._attention_weight is None:
+                clock = self._op_time[self._clock_key]
+            else:
+                # activity.leverage_reference: each clock runs in its own operational time, its excess
+                # multiple weighted by its trader's leverage
+                m = self.activity_multiples()[self._clock_key]
+                self._agent_op_time += self.dt_seconds * (1.0 + self._attention_weight * (m - 1.0))
+                clock = self._agent_op_time
             fired = np.flatnonzero(self._next_fire <= clock)
             if len(fired):
                 self._next_fire[fired] = (

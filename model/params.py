@@ -959,6 +959,14 @@ class ActivityParams(StrictModel):
         "hours: Mueller et al. 1997's heterogeneous market; a sum of exponential memories decays slower "
         "than any one of them); None: one class at vol_halflife_seconds",
     )
+    leverage_reference: PositiveFloat | None = Field(
+        None,
+        description="attention scaled by what a move does to a trader's equity: a clock's excess multiple "
+        "(m - 1) is weighted by min(1, leverage / leverage_reference), so a trader at the reference "
+        "leverage or above reacts fully and a 1x account a tenth as much at 10 (a 1% move is 1% of a 1x "
+        "trader's equity and 10% of a 10x trader's: margin alerts, not the chart, bring traders to the "
+        "screen); None: every trader reacts fully, whatever its leverage",
+    )
     vol_reference_halflife_seconds: Seconds | None = Field(
         None,
         description="what attention compares its volatility with: None, the index's calm volatility; a "

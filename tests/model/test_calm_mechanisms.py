@@ -25,6 +25,8 @@
   for longer than the makers' volatility estimate remembers it;
 * heterogeneous attention horizons (``activity.horizon_halflives_seconds``): some traders leave the
   screen a minute after a move, others stay for hours;
+* attention scaled by leverage (``activity.leverage_reference``): a move brings a trader to the screen by
+  what it does to its equity, so a 1x account reacts a fraction as much as a 10x one;
 * BTC watchers on BTC's clock (``activity.watchers_on_leader_clock``): alt traders who read BTC's moves
   come to the screen when BTC moves;
 * makers first (``market_makers.requote_first``): the makers requote to the step's news before the
@@ -100,6 +102,42 @@ def test_against_its_recent_level_lasting_volatility_stops_bringing_traders() ->
     print(f"\nBTC traders' decisions in the 2nd 10 min at 3x vol: {counts}; calm: {calm}")
     assert counts["calm reference"] > 3 * calm
     assert abs(counts["120-s reference"] - calm) < 0.3 * calm
+
+
+def _decisions_by_leverage(vol_multiple: float, reference: float | None) -> dict[str, int]:
+    """Decisions of BTC's traders at 10x or more and at 2x over an hour, the volatility held at a multiple."""
+    activity = {"vol_elasticity": 1.5, "leverage_reference": reference}
+    market = CryptoMarket(small_params(**TINY, activity=activity), seed=3)
+    lev = np.array([a.leverage for a in market._clocked])
+    btc = market._clock_symbol == 0
+    groups = {"10x+": (lev >= 10) & btc, "2x": (lev == 2) & btc}
+    market._attention_every = 10**9
+    counts = dict.fromkeys(groups, 0)
+    for _ in range(3600):
+        market._attention_var[0] = (vol_multiple * market.view.base_vol_1s[0]) ** 2
+        before = market._next_fire.copy()
+        market.phase_agents()
+        changed = market._next_fire != before
+        for name, mask in groups.items():
+            counts[name] += int(np.count_nonzero(changed & mask))
+        market.exchange.update_marks(market.dt_seconds)
+        market._step_index += 1
+    return counts
+
+
+def test_attention_scaled_by_leverage_brings_leveraged_traders_more() -> None:
+    """``activity.leverage_reference`` 10: at 3x the calm volatility the multiple is 3 ** 1.5 = 5.2; a
+    trader at 10x or more takes all of it, a 2x trader a fifth of the excess (1 + 0.2 x 4.2 = 1.8x its
+    calm rate). Without the reference both take all of it."""
+    calm = _decisions_by_leverage(1.0, 10.0)
+    fast = _decisions_by_leverage(3.0, 10.0)
+    fast_all = _decisions_by_leverage(3.0, None)
+    ratio = {k: fast[k] / calm[k] for k in calm}
+    print(f"\nBTC decisions in an hour, calm {calm}, at 3x vol {fast} (weighted), {fast_all} (unweighted)")
+    assert calm["2x"] > 80 and calm["10x+"] > 80  # enough decisions for the ratios to mean something
+    assert ratio["10x+"] == pytest.approx(3.0**1.5, rel=0.25)
+    assert ratio["2x"] == pytest.approx(1.0 + 0.2 * (3.0**1.5 - 1.0), rel=0.25)
+    assert fast_all["2x"] / calm["2x"] == pytest.approx(3.0**1.5, rel=0.25)
 
 
 def test_the_attention_loop_is_bounded_by_its_cap() -> None:
