@@ -691,13 +691,14 @@ class CryptoMarket(mesa.Model):
                 self._attention_ref_var += self._attention_ref_alpha * (
                     self._attention_var - self._attention_ref_var
                 )
-            self._op_time += self.dt_seconds * self.activity_multiples()
+            multiples = self.activity_multiples()
+            self._op_time += self.dt_seconds * multiples
             if self._attention_weight is None:
                 clock = self._op_time[self._clock_key]
             else:
                 # activity.leverage_reference: each clock runs in its own operational time, its excess
                 # multiple weighted by its trader's leverage
-                m = self.activity_multiples()[self._clock_key]
+                m = multiples[self._clock_key]
                 self._agent_op_time += self.dt_seconds * (1.0 + self._attention_weight * (m - 1.0))
                 clock = self._agent_op_time
             fired = np.flatnonzero(self._next_fire <= clock)
