@@ -534,7 +534,7 @@ class CryptoMarket(mesa.Model):
             if lev_ref is None
             else np.minimum(1.0, np.array([float(a.leverage) for a in self._clocked]) / lev_ref)
         )
-        self._agent_op_time = np.zeros(n)
+        self._agent_op_time = np.zeros(n if lev_ref is not None else 0)
         self._activity_on = p.activity.vol_elasticity > 0
         self._attention_every = max(1, round(p.activity.vol_window_seconds / self.dt_seconds))
         # per second, one row of symbols per class
