@@ -21,6 +21,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from agents.base import Trader
+from agents.leader import UnshownLeaderMove
 from model.orderbook import BUY, IOC, SELL
 
 if TYPE_CHECKING:
@@ -79,11 +80,24 @@ class FundamentalTrader(BackgroundTrader):
 
     LEVERAGE_FIELD = "fundamental_leverage"
 
+    leader_power = 0.0
+    """``fundamental_leader_pricing x btc_beta`` of its alt, set by the market when the channel is on."""
+    leader_move: UnshownLeaderMove | None = None
+    """Its estimate of the leader's move the alt's index has not shown (None: it trades the index as is)."""
+
+    def reference_ticks(self, view: MarketView) -> float:
+        """The price it trades the perp toward: the index, moved (with leader pricing) by the part of
+        ``leader_power`` x BTC's move that the index has not shown yet, ticks."""
+        index = view.index_ticks[self.symbol]
+        if self.leader_move is None:
+            return index
+        return index * math.exp(self.leader_move.update(view, self.symbol, self.leader_power, view.time_s))
+
     def decide(self, view: MarketView) -> tuple[int, int, int] | None:
-        """(side, lots, limit ticks) toward the index, or None inside the threshold."""
+        """(side, lots, limit ticks) toward the reference (the index), or None inside the threshold."""
         s = self.symbol
         mid = view.mid_ticks[s]
-        index = view.index_ticks[s]
+        index = self.reference_ticks(view)
         gap = mid / index - 1.0
         p = self._p
         th = p.fundamental_threshold_bps * 1e-4

@@ -24,6 +24,7 @@ import math
 from typing import TYPE_CHECKING
 
 from agents.base import Trader
+from agents.leader import UnshownLeaderMove
 from model.exchange import MICRO
 from model.orderbook import BUY, IOC, SELL
 
@@ -90,8 +91,7 @@ class MarketMaker(Trader):
         # leader_pricing_follow_seconds: per alt, the leader's log-move (x the power) its index has not shown
         # yet, and the leader's mid, index and the time at the last look
         self._index_coupling = index_coupling
-        self._unshown: dict[int, float] = {}
-        self._leader_look: dict[int, tuple[float, float, float]] = {}
+        self._leader_unshown: UnshownLeaderMove | None = None
         self._symbol_out_until: dict[int, float] = {}
         self._last_ref: dict[int, float] = {}
         self._last_pos: dict[int, int] = {}
@@ -165,8 +165,8 @@ class MarketMaker(Trader):
                 self._last_leader.pop(s, None)
                 # back from the pause, the unshown leader move starts from that look (the index has had the
                 # pause to follow)
-                self._leader_look.pop(s, None)
-                self._unshown.pop(s, None)
+                if self._leader_unshown is not None:
+                    self._leader_unshown.forget(s)
                 self._last_prices.pop(s, None)
                 self.withdrawals += 1
                 continue
@@ -276,23 +276,11 @@ class MarketMaker(Trader):
         return min(max(ratio**p.flow_impact_vol_elasticity, 1.0 / top), top) if ratio > 0 else 1.0 / top
 
     def _unshown_move(self, view: MarketView, s: int, power: float, follow_s: float) -> float:
-        """The leader's log-move, x ``power``, that alt ``s``'s index has not shown yet; updated at each look.
-
-        It grows by ``power`` x the leader's mid log-move since the last look (less the leader's index
-        log-move when the spot coupling is on: the alt's index shows that already) and fades at ``1 /
-        follow_s`` per second, as the index follows this venue's perp.
-        """
-        lead_mid, lead_index, now = view.mid_ticks[0], view.index_ticks[0], self.exchange.time_s
-        seen = self._leader_look.get(s)
-        self._leader_look[s] = (lead_mid, lead_index, now)
-        if seen is None or seen[0] <= 0 or lead_mid <= 0:
-            return self._unshown.get(s, 0.0)
-        move = math.log(lead_mid / seen[0])
-        if self._index_coupling and seen[1] > 0 and lead_index > 0:
-            move -= math.log(lead_index / seen[1])
-        left = self._unshown.get(s, 0.0) * math.exp(-(now - seen[2]) / follow_s) + power * move
-        self._unshown[s] = left
-        return left
+        """The leader's log-move, x ``power``, that alt ``s``'s index has not shown yet; updated at each look
+        (:class:`agents.leader.UnshownLeaderMove`)."""
+        if self._leader_unshown is None:
+            self._leader_unshown = UnshownLeaderMove(follow_s, self._index_coupling)
+        return self._leader_unshown.update(view, s, power, self.exchange.time_s)
 
     def _quote(self, view: MarketView, s: int, budget_used: float, inventory_lots: float, pos: int) -> None:
         """Requote symbol ``s`` if fair value or the position moved enough.

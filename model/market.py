@@ -41,6 +41,7 @@ import pandas as pd
 from agents.background import FundamentalTrader, NoiseTrader, ValueTrader
 from agents.base import Trader
 from agents.large_holder import LargeHolder
+from agents.leader import UnshownLeaderMove
 from agents.leveraged import STRATEGIES, LeveragedTrader
 from agents.market_maker import MarketMaker
 from agents.relative_value import RelativeValueTrader
@@ -116,10 +117,19 @@ def build_makers(
 
 
 def build_background(
-    model: mesa.Model, exchange: Exchange, view: MarketView, params: BackgroundParams
+    model: mesa.Model,
+    exchange: Exchange,
+    view: MarketView,
+    params: BackgroundParams,
+    leader_betas: list[float] | None = None,
+    index_coupling: bool = True,
 ) -> list[Trader]:
     """Open the background flow: fundamental, then noise, then value traders; trader ``i`` of each kind
     trades symbol ``i mod S``.
+
+    With ``params.fundamental_leader_pricing`` and ``leader_betas`` (each symbol's ``btc_beta``; None: the
+    channel is off) an alt's arbitrageurs trade against its index moved by the leader's move it has not
+    shown yet (:meth:`agents.background.FundamentalTrader.reference_ticks`).
 
     Returns:
         The traders in creation order (their Poisson clocks are drawn in this order).
@@ -147,6 +157,11 @@ def build_background(
                 rate_per_s=per_hour / 3600,
             )
         )
+    if params.fundamental_leader_pricing and leader_betas is not None:
+        for a in out:
+            if isinstance(a, FundamentalTrader) and a.symbol != 0:
+                a.leader_power = params.fundamental_leader_pricing * leader_betas[a.symbol]
+                a.leader_move = UnshownLeaderMove(params.fundamental_leader_follow_seconds, index_coupling)
     return out
 
 
@@ -583,7 +598,7 @@ class CryptoMarket(mesa.Model):
         self.makers = build_makers(
             self, ex, view, p.market_makers, p.contagion.shared_mm_budget, betas, p.contagion.index_coupling
         )
-        background = build_background(self, ex, view, p.background)
+        background = build_background(self, ex, view, p.background, betas, p.contagion.index_coupling)
         leader_spacing = p.leveraged.support_spacing_usd.get(ex.names[0], 0.0)
         self.holders, holder_notionals = build_holders(
             self, ex, view, p.large_holders, leader_spacing, self.basis_desk

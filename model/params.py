@@ -787,6 +787,18 @@ class BackgroundParams(StrictModel):
     noise_market_share: Fraction = Field(0.3, description="share of noise orders sent as market orders")
     capital_usd: Usd = 2_000_000
     fundamental_leverage: Leverage = Field(5.0, description="leverage of a fundamental trader's account, x")
+    fundamental_leader_pricing: Fraction = Field(
+        0.0,
+        description="share of the leader's perp move, x the alt's btc_beta, that an alt's arbitrageurs "
+        "add to the index they trade the basis against, for the part of it the index has not shown yet (with "
+        "contagion.maker_leader_pricing): cross-asset desks expect other venues to follow BTC, so they do "
+        "not trade an alt perp's BTC-driven move back toward a stale index; 0: the index as it is",
+    )
+    fundamental_leader_follow_seconds: Seconds = Field(
+        50.0,
+        description="with fundamental_leader_pricing, the time constant (s) with which that unshown move "
+        "fades as the index follows this venue's perp (1 / venue.index_arbitrage_per_second: 50 s at 0.02)",
+    )
     fundamental_max_size_multiple: PositiveFloat = Field(
         5.0,
         description="an order is fundamental_size_usd x |gap| / threshold, at most this many times the size",

@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("model.liquidation",),
     ("model.drivers", "model.sentiment"),
     ("model.view", "model.recorder"),
-    ("agents.base",),
+    ("agents.base", "agents.leader"),  # what the populations share
     ("agents.*",),  # the populations, over agents.base
     ("model.market",),
     ("experiments.format", "experiments.stats", "experiments.summary"),

@@ -263,3 +263,56 @@ def test_cross_margin_liquidates_alt_legs_that_sub_accounts_keep() -> None:
         )
         assert subs < cross
         assert imbalance_cross == 0 and imbalance_subs == 0
+
+
+def _arbitrage_after_a_btc_jump(leader_pricing: float) -> tuple[float, float, int]:
+    """(ETH's mid move, BTC's mid move) as log-returns 30 s after a -4% jump of BTC's index path, and the
+    ETH lots the basis arbitrageurs bought in those 30 s, in a market of makers that price ETH off BTC and
+    arbitrageurs, the spot coupling off (ETH's index moves only as it follows its perp)."""
+    params = small_params(
+        leveraged={"count": 0},
+        large_holders={"count": 0},
+        background={
+            "fundamental_count": 30,
+            "noise_count": 0,
+            "fundamental_threshold_bps": 3,
+            "fundamental_orders_per_hour": 360,
+            "fundamental_leader_pricing": leader_pricing,
+        },
+        market_makers={"count": 4, "leader_pricing": 1.0, "leader_pricing_follow_seconds": 50.0},
+        venue={"index_arbitrage_per_second": 0.02, "index_arbitrage_after_trading": True},
+        contagion={"index_coupling": False},
+    )
+    market = CryptoMarket(params, seed=3)
+    ex = market.exchange
+    arbs = [a for a in market.agents if type(a).__name__ == "FundamentalTrader" and a.symbol == 1]
+    assert arbs
+
+    def arb_eth_lots() -> int:
+        return sum(int(ex.positions(a.account)[1]) for a in arbs)
+
+    market.run_for(60)
+    eth0, btc0, held0 = ex.mid_ticks(1), ex.mid_ticks(0), arb_eth_lots()
+    market.index_driver.jump(0, -0.04)
+    market.run_for(30)
+    return math.log(ex.mid_ticks(1) / eth0), math.log(ex.mid_ticks(0) / btc0), arb_eth_lots() - held0
+
+
+def test_arbitrageurs_pricing_alts_off_btc_do_not_trade_the_alts_btc_move_back() -> None:
+    """``background.fundamental_leader_pricing``: the arbitrageurs trade ETH's basis against its index
+    moved by the part of beta x BTC's move that the index has not shown, so they leave the move the makers
+    gave ETH; off, they buy ETH's perp back toward its unmoved index."""
+    beta = small_params().symbols[1].btc_beta
+    eth_on, btc_on, bought_on = _arbitrage_after_a_btc_jump(1.0)
+    eth_off, btc_off, bought_off = _arbitrage_after_a_btc_jump(0.0)
+    print(
+        f"\nBTC {btc_on:.4f} / {btc_off:.4f}; ETH {eth_on:.4f} with the arbitrageurs pricing off BTC "
+        f"(beta x BTC {beta * btc_on:.4f}), {eth_off:.4f} without; ETH lots they bought {bought_on} / "
+        f"{bought_off}"
+    )
+    assert btc_on < -0.03 and btc_off < -0.03
+    # off, they buy the BTC-driven dip back; on, their reference has moved with BTC and they buy far less
+    # (they may sell: the reference runs ahead of the makers' quotes)
+    assert bought_off > 0 and bought_on < 0.25 * bought_off
+    assert eth_on == pytest.approx(beta * btc_on, rel=0.3)
+    assert abs(eth_off) < 0.8 * abs(eth_on)
