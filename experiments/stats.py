@@ -156,6 +156,30 @@ def mean_interval(values: pd.Series, z: float = WILSON_Z95) -> tuple[float, floa
     return mean, mean - half, mean + half
 
 
+def paired_t_interval(differences: Sequence[float] | np.ndarray) -> tuple[float, float, float]:
+    """Mean of paired differences with its 95% Student-t interval (n - 1 degrees of freedom).
+
+    The differences are one per seed (common random numbers: the same seed with a mechanism on and
+    off), so the interval is that of the mean effect of the mechanism over seeds.
+
+    Args:
+        differences: one difference per pair, in the metric's units.
+
+    Returns:
+        ``(mean, low, high)`` in the same units; NaN for all three with no pair, the mean with NaN bounds
+        for a single pair (no spread to estimate).
+    """
+    d = np.asarray(differences, dtype=np.float64)
+    n = len(d)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(d.mean())
+    if n == 1:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.975, n - 1)) * float(d.std(ddof=1)) / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
 def risk_outcomes(results: pd.DataFrame, grid_keys: Sequence[str]) -> pd.DataFrame:
     """Per grid point: bad debt, ADL notional and overshoot, leader drawdown (means with 95% intervals,
     clipped at zero: they are magnitudes) and P(insurance fund exhausted) (Wilson), ranked best first.
@@ -283,12 +307,7 @@ def ablation_table(
         paired = pd.concat([mine, ref], axis=1, join="inner").dropna()
         x, r = paired.iloc[:, 0].to_numpy(dtype=float), paired.iloc[:, 1].to_numpy(dtype=float)
         n = len(x)
-        diff = x - r
-        effect = float(diff.mean()) if n else math.nan
-        if n > 1:
-            half = float(stats.t.ppf(0.975, n - 1)) * float(diff.std(ddof=1)) / math.sqrt(n)
-        else:
-            half = math.nan
+        effect, effect_lo, effect_hi = paired_t_interval(x - r)
         ref_mean = float(r.mean()) if n else math.nan
         rows.append(
             {
@@ -298,10 +317,10 @@ def ablation_table(
                 "mean": float(x.mean()) if n else math.nan,
                 "reference_mean": ref_mean,
                 "effect": effect,
-                "effect_lo": effect - half,
-                "effect_hi": effect + half,
+                "effect_lo": effect_lo,
+                "effect_hi": effect_hi,
                 "share": effect / ref_mean if n and ref_mean else math.nan,
-                "excludes_zero": bool(n > 1 and (effect - half > 0 or effect + half < 0)),
+                "excludes_zero": bool(n > 1 and (effect_lo > 0 or effect_hi < 0)),
             }
         )
     if not rows:

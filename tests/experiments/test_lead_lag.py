@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from experiments import run
+from experiments.stats import paired_t_interval
 from model.metrics import contagion, stress_window, symbol_frame
 
 AGENT_CARRIED = [
@@ -84,8 +84,7 @@ def _stress_and_calm_corr(ts: pd.DataFrame, alt: str) -> tuple[float, float]:
 
 def _lower_95(differences: list[float]) -> float:
     """Lower end of the 95% t-interval of the mean of paired differences."""
-    d = np.asarray(differences, dtype=np.float64)
-    return float(d.mean() - stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+    return paired_t_interval(differences)[1]
 
 
 @pytest.fixture(scope="module")

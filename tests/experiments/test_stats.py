@@ -13,6 +13,7 @@ from experiments.stats import (
     compact_grid_labels,
     fragility,
     numeric_column,
+    paired_t_interval,
     threshold_label,
     wilson_interval,
 )
@@ -121,6 +122,19 @@ def test_ablation_pairs_seeds_and_gives_a_t_interval() -> None:
     assert two["pairs"] == 3 and two["reference_mean"] == pytest.approx(2.5)
     assert two["effect"] == pytest.approx(np.mean([0.2, -0.3, 0.1]))
     assert not two["excludes_zero"]
+
+
+def test_the_paired_interval_is_scipys_one_sample_t_interval() -> None:
+    diff = [0.4, 0.1, 0.9, 0.3, 0.6]
+    mean, lo, hi = paired_t_interval(diff)
+    ci = stats.ttest_1samp(diff, 0.0).confidence_interval(0.95)
+    assert mean == pytest.approx(np.mean(diff))
+    assert lo == pytest.approx(ci.low) and hi == pytest.approx(ci.high)
+    assert lo > 0.0  # this sample's effect excludes zero; with one sign flipped it does not
+    assert paired_t_interval([0.4, 0.1, 0.9, -0.3, -0.6])[1] < 0.0
+    one = paired_t_interval([2.5])
+    assert one[0] == 2.5 and np.isnan(one[1]) and np.isnan(one[2])  # no spread from one pair
+    assert all(np.isnan(v) for v in paired_t_interval([]))
 
 
 def test_ablation_without_the_metric_or_the_reference_is_empty() -> None:
