@@ -64,6 +64,9 @@ class IndexDriver:
     ) -> None:
         self.vol_per_s = np.array([s.index_vol_per_day / math.sqrt(86400.0) for s in symbols])
         self.beta = np.array([s.btc_beta if (i > 0 and coupling) else 0.0 for i, s in enumerate(symbols)])
+        # the calm volatility of each index's exogenous path per sqrt(second): its own news plus, coupled,
+        # beta x the leader's (independent normal draws add in variance)
+        self.calm_vol_per_s = np.sqrt(self.vol_per_s**2 + (self.beta * self.vol_per_s[0]) ** 2)
         self.drift_per_s = macro.drift_per_unit_per_day / 86400.0
         self.rng = rng
         self.pending_jumps = np.zeros(len(symbols))

@@ -521,7 +521,9 @@ class CryptoMarket(mesa.Model):
             p.symbols, p.macro, p.contagion.index_coupling, self.rng, path=p.index_path
         )
         self.fear_greed = FearGreedIndex(p.sentiment)
-        self.view = MarketView(self.exchange, p.symbols, self.dt_seconds, p.view)
+        # the calm reference of each index: with the spot coupling, a coupled alt's includes the leader's news
+        calm = self.index_driver.calm_vol_per_s.tolist() if p.view.calm_vol_with_coupling else None
+        self.view = MarketView(self.exchange, p.symbols, self.dt_seconds, p.view, calm_vol_1s=calm)
         self.shocks_applied: list[str] = []
         self._maker_every = max(1, round(p.market_makers.quote_interval_seconds / self.dt_seconds))
         self._step_index = 0

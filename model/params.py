@@ -928,6 +928,14 @@ class ViewParams(StrictModel):
     vol_halflife_seconds: Seconds = Field(
         300.0, description="half-life of the realised volatility (of the mark) that agents read, seconds"
     )
+    calm_vol_with_coupling: bool = Field(
+        False,
+        description="each index's calm volatility (the reference agents compare the realised one with: "
+        "spread widening, flow pricing, attention) includes its share of the leader's news, "
+        "btc_beta x the leader's index_vol_per_day, added in variance, while the spot coupling is on; "
+        "off: index_vol_per_day alone, which understates a coupled alt's (the old calibration's reference, "
+        "kept bit-identical)",
+    )
 
 
 class ActivityParams(StrictModel):

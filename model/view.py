@@ -27,6 +27,9 @@ class MarketView:
         symbols: the symbols' parameters, in the exchange's symbol order (calm volatility, liquidity).
         dt_s: simulated seconds per step (> 0).
         params: the history kept and the volatility half-life.
+        calm_vol_1s: the calm volatility per sqrt(second) of each index's exogenous path, news and the
+            leader's share with the spot coupling on (:attr:`model.drivers.IndexDriver.calm_vol_per_s`);
+            None: each symbol's ``index_vol_per_day`` (an index without coupling).
 
     Attributes:
         time_s: simulated time of the step being decided, seconds (the start of the step).
@@ -37,13 +40,19 @@ class MarketView:
         sentiment: fear-and-greed index, 0-100 (50 when the sentiment channel is off).
         macro: macro risk factor (negative: risk-off).
         vol_1s: realised volatility of the mark per sqrt(second), exponentially weighted.
-        base_vol_1s: the calm volatility per sqrt(second) of each index (from ``index_vol_per_day``).
+        base_vol_1s: the calm volatility per sqrt(second) of each index (``calm_vol_1s``; without it from
+            ``index_vol_per_day`` alone).
         liquidity_scale: each book's ``liquidity_scale`` (thin alts < 1), a tuple.
         last_log_return: mid log-returns over the last step, per symbol.
     """
 
     def __init__(
-        self, exchange: Exchange, symbols: Sequence[SymbolParams], dt_s: float, params: ViewParams
+        self,
+        exchange: Exchange,
+        symbols: Sequence[SymbolParams],
+        dt_s: float,
+        params: ViewParams,
+        calm_vol_1s: Sequence[float] | None = None,
     ) -> None:
         self.exchange = exchange
         self.dt_s = dt_s
@@ -57,7 +66,11 @@ class MarketView:
         self.mark_ticks = exchange.mark_ticks  # the exchange's array (live)
         self.sentiment = 50.0
         self.macro = 0.0
-        self.vol_1s = [s.index_vol_per_day / math.sqrt(86400.0) for s in symbols]
+        if calm_vol_1s is None:
+            calm_vol_1s = [s.index_vol_per_day / math.sqrt(86400.0) for s in symbols]
+        elif len(calm_vol_1s) != n:
+            raise ValueError(f"one calm volatility per exchange symbol: got {len(calm_vol_1s)} for {n}")
+        self.vol_1s = [float(v) for v in calm_vol_1s]
         self.base_vol_1s = list(self.vol_1s)
         self.liquidity_scale: tuple[float, ...] = tuple(s.liquidity_scale for s in symbols)
         self._len = int(params.history_seconds / dt_s) + 1

@@ -32,7 +32,10 @@
 * makers first (``market_makers.requote_first``): the makers requote to the step's news before the
   traders act, so a long step does not hand the traders a book one step stale;
 * basis arbitrage after trading (``venue.index_arbitrage_after_trading``): the pull of the index toward
-  the perp reads the mid the step's trading left, so it does not pull back the step's own news.
+  the perp reads the mid the step's trading left, so it does not pull back the step's own news;
+* a coupled alt's calm volatility (``view.calm_vol_with_coupling``): the reference agents compare the
+  realised volatility with counts the alt's share of the leader's news, so a calm coupled alt does not
+  look fast to its traders.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ import math
 import numpy as np
 import pytest
 
+from experiments.config import load_raw, resolve_config_path
+from model.drivers import IndexDriver
 from model.market import CryptoMarket, draw_leveraged
 from model.orderbook import BUY, SELL
 from model.params import ContagionParams, LeveragedTraderParams, MarketParams
@@ -841,3 +846,83 @@ def test_a_stop_cascade_waits_for_the_makers_between_rounds() -> None:
     assert fired_one < fired_all / 3
     assert fired_one + resting_one == 10  # the rest still rest: they wait, they are not dropped
     assert low_one < low_all
+
+
+# a coupled alt at a beta near the real one, with less news of its own (the ninth round's ETH)
+_COUPLED_ETH = {"index_vol_per_day": 0.009, "btc_beta": 1.0}
+
+
+def _coupled_symbols() -> list[dict[str, object]]:
+    symbols = [s.model_dump() for s in small_params().symbols]
+    symbols[1].update(_COUPLED_ETH)
+    return symbols
+
+
+def test_a_coupled_alts_calm_volatility_counts_the_leaders_news() -> None:
+    """The index driver alone, a day of 1-s steps: a coupled alt's index moves by its own news plus
+    beta x the leader's, so its calm volatility is the two added in variance, which
+    ``IndexDriver.calm_vol_per_s`` is; ``index_vol_per_day`` alone understates it by a third."""
+    params = small_params(symbols=_coupled_symbols())
+    driver = IndexDriver(params.symbols, params.macro, True, np.random.default_rng(5))
+    leader, returns = 0.0, []
+    for _ in range(86_400):
+        r = driver.returns(1.0, 0.0, leader)
+        leader = float(r[0])
+        returns.append(r)
+    realised = np.std(np.array(returns), axis=0)  # per sqrt(second): 1-s steps
+    own = np.array([s.index_vol_per_day for s in params.symbols]) / math.sqrt(86_400.0)
+    print(f"\nrealised / calm_vol_per_s {realised / driver.calm_vol_per_s}, realised / own {realised / own}")
+    # 86,400 draws pin a standard deviation to ~0.25%
+    np.testing.assert_allclose(realised, driver.calm_vol_per_s, rtol=0.015)
+    assert realised[1] > 1.5 * own[1]  # ETH: sqrt(0.009^2 + 0.025^2) / 0.009 = 2.95
+    assert realised[0] == pytest.approx(own[0], rel=0.015)  # the leader has no one to follow
+    uncoupled = IndexDriver(params.symbols, params.macro, False, np.random.default_rng(5))
+    np.testing.assert_allclose(uncoupled.calm_vol_per_s, own)
+
+
+def _attention(calm_vol_with_coupling: bool, coupling: bool = True) -> tuple[float, float, list[float]]:
+    """BTC's and ETH's mean attention multiples over 20 calm minutes of a market of calm-market makers
+    (their quotes follow the index; nothing else trades), and the calm volatilities the view reads."""
+    makers = load_raw(resolve_config_path("calm_market"))["market"]["market_makers"]
+    params = small_params(
+        leveraged={"count": 0},
+        large_holders={"count": 0},
+        background={"fundamental_count": 0, "noise_count": 0},
+        market_makers={**makers, "count": 4},
+        symbols=_coupled_symbols(),
+        activity={"vol_elasticity": 2.0, "max_multiple": 20.0},
+        view={"calm_vol_with_coupling": calm_vol_with_coupling},
+        contagion={"index_coupling": coupling},
+    )
+    market = CryptoMarket(params, seed=8)
+    market.run_for(300)
+    btc, eth = [], []
+    for _ in range(120):
+        market.run_for(10)
+        multiples = market.activity_multiples()
+        btc.append(float(multiples[0]))
+        eth.append(float(multiples[1]))
+    return float(np.mean(btc)), float(np.mean(eth)), list(market.view.base_vol_1s)
+
+
+def test_with_the_coupled_calm_reference_a_calm_alt_does_not_look_fast() -> None:
+    """Attention (``activity``) compares an alt's realised volatility with its calm one. Against its own
+    news alone, a calm coupled alt looks ~3x as fast as it is and brings its traders ~9x as often
+    (elasticity 2); against ``view.calm_vol_with_coupling``'s reference it looks as calm as BTC, whose
+    reference was right all along (the realised volatility of the 60-s window runs below the calm one for
+    both: the ratio to BTC's is the measure)."""
+    btc_old, old, old_calm = _attention(False)
+    btc_new, new, new_calm = _attention(True)
+    print(
+        f"\nETH's calm attention multiple: {old:.2f} against its own news, {new:.2f} with the leader's share "
+        f"(BTC {btc_old:.2f}, {btc_new:.2f})"
+    )
+    assert new_calm[1] > 2.5 * old_calm[1] and new_calm[0] == old_calm[0] and new_calm[2] > old_calm[2]
+    # the leader's reference is its own news either way (its book moves a little with the makers' shared
+    # budget, which reads the alt's spreads)
+    assert btc_new == pytest.approx(btc_old, rel=0.05)
+    assert new / btc_new < 1.6  # the calm alt looks about as calm as BTC
+    assert old / btc_old > 4.0  # against its own news alone it looked fast (2.95 ** 2 = 8.7)
+    # with the coupling off the alt's index has only its own news, and the reference is that either way
+    btc_off, off, off_calm = _attention(True, coupling=False)
+    assert off_calm == old_calm and off / btc_off < 1.6
