@@ -71,6 +71,9 @@ class IndexDriver:
         self.rng = rng
         self.pending_jumps = np.zeros(len(symbols))
         self.recorded = RecordedIndexPath(path, [s.name for s in symbols]) if path is not None else None
+        if self.recorded is not None:
+            # a replayed symbol follows its recording, not the leader: no coupled share in its reference
+            self.calm_vol_per_s[self.recorded.has_symbol] = self.vol_per_s[self.recorded.has_symbol]
         self.time_s = 0.0
 
     def returns(self, dt_s: float, macro_value: float, leader_log_return: float) -> np.ndarray:

@@ -41,6 +41,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -861,7 +862,7 @@ def _coupled_symbols() -> list[dict[str, object]]:
 def test_a_coupled_alts_calm_volatility_counts_the_leaders_news() -> None:
     """The index driver alone, a day of 1-s steps: a coupled alt's index moves by its own news plus
     beta x the leader's, so its calm volatility is the two added in variance, which
-    ``IndexDriver.calm_vol_per_s`` is; ``index_vol_per_day`` alone understates it by a third."""
+    ``IndexDriver.calm_vol_per_s`` is; ``index_vol_per_day`` alone is a third of it (ETH here)."""
     params = small_params(symbols=_coupled_symbols())
     driver = IndexDriver(params.symbols, params.macro, True, np.random.default_rng(5))
     leader, returns = 0.0, []
@@ -878,6 +879,22 @@ def test_a_coupled_alts_calm_volatility_counts_the_leaders_news() -> None:
     assert realised[0] == pytest.approx(own[0], rel=0.015)  # the leader has no one to follow
     uncoupled = IndexDriver(params.symbols, params.macro, False, np.random.default_rng(5))
     np.testing.assert_allclose(uncoupled.calm_vol_per_s, own)
+
+
+def test_a_replayed_alts_calm_volatility_has_no_coupled_share(tmp_path: Path) -> None:
+    """A symbol replayed from a recorded path takes no coupling (the recording has it), so its calm
+    reference is its own ``index_vol_per_day``; a coupled alt that is not replayed keeps the leader's
+    share."""
+    symbols = _coupled_symbols()
+    symbols[2]["btc_beta"] = 1.0
+    path = tmp_path / "eth.csv"
+    path.write_text("time_s,ETH\n0,2500\n3600,2510\n")
+    params = small_params(symbols=symbols, index_path={"file": str(path)})
+    assert params.index_path is not None
+    driver = IndexDriver(params.symbols, params.macro, True, np.random.default_rng(5), path=params.index_path)
+    own = np.array([s.index_vol_per_day for s in params.symbols]) / math.sqrt(86_400.0)
+    assert driver.calm_vol_per_s[1] == own[1]  # replayed
+    assert driver.calm_vol_per_s[2] == pytest.approx(math.hypot(own[2], own[0]))  # coupled, beta 1
 
 
 def _attention(calm_vol_with_coupling: bool, coupling: bool = True) -> tuple[float, float, list[float]]:
