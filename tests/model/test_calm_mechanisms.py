@@ -905,7 +905,9 @@ def _attention(calm_vol_with_coupling: bool, coupling: bool = True) -> tuple[flo
         leveraged={"count": 0},
         large_holders={"count": 0},
         background={"fundamental_count": 0, "noise_count": 0},
-        market_makers={**makers, "count": 4},
+        # without pricing the alts off BTC's book: this measures the calm reference of makers whose
+        # quotes follow each symbol's own index (leader pricing moves ETH with BTC's book, coupled or not)
+        market_makers={**makers, "count": 4, "leader_pricing": 0.0},
         symbols=_coupled_symbols(),
         activity={"vol_elasticity": 2.0, "max_multiple": 20.0},
         view={"calm_vol_with_coupling": calm_vol_with_coupling},
