@@ -64,16 +64,15 @@ class IndexDriver:
     ) -> None:
         self.vol_per_s = np.array([s.index_vol_per_day / math.sqrt(86400.0) for s in symbols])
         self.beta = np.array([s.btc_beta if (i > 0 and coupling) else 0.0 for i, s in enumerate(symbols)])
-        # the calm volatility of each index's exogenous path per sqrt(second): its own news plus, coupled,
-        # beta x the leader's (independent normal draws add in variance)
-        self.calm_vol_per_s = np.sqrt(self.vol_per_s**2 + (self.beta * self.vol_per_s[0]) ** 2)
         self.drift_per_s = macro.drift_per_unit_per_day / 86400.0
         self.rng = rng
         self.pending_jumps = np.zeros(len(symbols))
         self.recorded = RecordedIndexPath(path, [s.name for s in symbols]) if path is not None else None
-        if self.recorded is not None:
-            # a replayed symbol follows its recording, not the leader: no coupled share in its reference
-            self.calm_vol_per_s[self.recorded.has_symbol] = self.vol_per_s[self.recorded.has_symbol]
+        # the calm volatility of each index's exogenous path per sqrt(second): its own news plus, coupled,
+        # beta x the leader's (independent normal draws add in variance); a replayed symbol follows its
+        # recording, not the leader, so it has no coupled share
+        calm_beta = self.beta if self.recorded is None else np.where(self.recorded.has_symbol, 0.0, self.beta)
+        self.calm_vol_per_s = np.sqrt(self.vol_per_s**2 + (calm_beta * self.vol_per_s[0]) ** 2)
         self.time_s = 0.0
 
     def returns(self, dt_s: float, macro_value: float, leader_log_return: float) -> np.ndarray:
